@@ -1,0 +1,38 @@
+"""The code stays as typed and tidy as the house style asks: mypy --strict and ruff."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
+def test_ruff_is_clean() -> None:
+    result = run("ruff", "check", "webapp", "tests")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    result = run("mypy", "webapp", "tests")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+CORE = ["arithmetic", "padding", "convolution", "kernels", "display", "images", "matrices",
+        "photos", "numeric"]
+
+
+def test_the_numeric_core_never_imports_fastapi() -> None:
+    imports = "; ".join(f"import webapp.{name}" for name in CORE)
+    check = f"import sys; {imports}; print(sorted(m for m in sys.modules if 'fastapi' in m "
+    check += "or 'starlette' in m))"
+    result = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,67 @@
+"""Request bodies: multipart forms and JSON documents, read with limits and checked.
+
+The heavy routes accept both a form with a file (browsers, curl ``-F``) and a JSON
+document (programs), so they read the body here rather than through FastAPI's parameters.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, JsonValue, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from webapp.errors import InvalidInput
+from webapp.options import parse_json_field
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def read_json(request: Request) -> JsonValue:
+    """The JSON body; NaN and Infinity (which Python's json accepts) are refused."""
+    return parse_json_field(await request.body(), "body")
+
+
+async def read_form(
+    request: Request, *, file_field: str, json_fields: tuple[str, ...] = ()
+) -> tuple[bytes, dict[str, JsonValue]]:
+    """The uploaded file's bytes and the other fields (blank ones dropped) of a form."""
+    form = await request.form(max_files=2, max_fields=32)
+    try:
+        upload = form.get(file_field)
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput(
+                f"{file_field} is missing: send the image as a file field named "
+                f"{file_field!r} (curl -F {file_field}=@photo.jpg).",
+                field=file_field,
+            )
+        data = await upload.read()
+        fields: dict[str, JsonValue] = {}
+        for name, value in form.multi_items():
+            if name == file_field:
+                continue
+            if not isinstance(value, str):
+                raise InvalidInput(f"{name} must be a plain field, not a file.", field=name)
+            if value.strip() == "":
+                continue
+            fields[name] = parse_json_field(value, name) if name in json_fields else value
+    finally:
+        # Uploads spill to temporary files past 1 MiB; close them whatever happened.
+        await form.close()
+    return data, fields
+
+
+def validated(model: type[Model], fields: object) -> Model:
+    """``fields`` checked against ``model``; errors answered like FastAPI's own (422)."""
+    if not isinstance(fields, dict):
+        raise InvalidInput("The body must be a JSON object.", field="body")
+    try:
+        return model.model_validate(fields)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False)) from None

@@ -1,0 +1,322 @@
+"""Convolution: slide a kernel over an image with a stride, a dilation and padding.
+
+Deep-learning layers compute a *cross-correlation*: output cell ``(i, j)`` is
+
+    out[i, j] = sum over (u, v) of kernel[u, v] * padded[s*i + d*u, s*j + d*v]
+
+with stride ``s`` and dilation ``d``. Image processing's true convolution flips the kernel
+first (``flip=True``); for symmetric kernels (box, Gaussian, Laplacian) the two agree, for
+Sobel or emboss they differ in sign or direction.
+
+How the engine works, and why (measured in ``benchmarks/convolve.py``):
+
+* The sums themselves run in OpenCV's ``filter2D`` (or ``sepFilter2D`` when the kernel is
+  separable, i.e. an outer product of a column and a row, like box, Gaussian and Sobel).
+* **Stride** is never "compute everything, then keep every s-th cell". The padded image is
+  split into its ``s x s`` polyphase pieces (``padded[r::s, c::s]``); each piece meets only
+  the kernel taps that land on it, so only the kept outputs are computed (a quarter of the
+  work at stride 2).
+* **Dilation** spreads the taps apart. Rather than a kernel full of inserted zeros, the
+  output is split by ``i mod d`` ("à trous"): each output phase is an ordinary dense
+  correlation of every d-th input cell, so a dilated 3x3 costs what a 3x3 costs.
+* **Padding** is explicit (``webapp.padding``) except in the common stride-1 case, where
+  OpenCV reads the border cells itself (its "anchor" is the top-left padding).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic
+from webapp.errors import InvalidKernel
+from webapp.padding import OPENCV_BORDER, PaddingMode, check_padding_fits, pad, source_index
+
+FloatArray = NDArray[np.float32] | NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Convolution:
+    """A convolution's raw output and the arithmetic that produced it."""
+
+    output: FloatArray
+    """Signed, unclipped values: ``(out_w,)``, ``(out_h, out_w)`` or ``(out_h, out_w, c)``."""
+    rows: AxisArithmetic
+    columns: AxisArithmetic
+    kernel: NDArray[np.float64]
+    """The kernel as applied: 2-D, flipped when a true convolution was asked for."""
+    engine: str
+
+
+def convolve(
+    values: NDArray[np.generic],
+    kernel: NDArray[np.float64],
+    *,
+    stride: int = 1,
+    padding: Padding = "valid",
+    padding_mode: PaddingMode = "zeros",
+    dilation: int = 1,
+    flip: bool = False,
+) -> Convolution:
+    """Cross-correlate ``values`` with ``kernel`` (a true convolution with ``flip=True``).
+
+    ``values`` is 1-D (a signal), 2-D (a gray image) or 3-D (height x width x channels,
+    each channel with the same kernel). A 1-D kernel on a 2-D image is one row (1 x k).
+    Float64 input is computed in float64 (exact small examples); anything else in float32.
+
+    The lesson's example, then with one zero of padding on each side:
+
+    >>> lesson = np.array([0, 1, 2, 3, 4], dtype=np.float64)
+    >>> edge = np.array([-1, 0, 1], dtype=np.float64)
+    >>> convolve(lesson, edge).output.tolist()
+    [2.0, 2.0, 2.0]
+    >>> convolve(lesson, edge, padding=1).output.tolist()
+    [1.0, 2.0, 2.0, 2.0, -3.0]
+    >>> convolve(lesson, edge, flip=True).output.tolist()
+    [-2.0, -2.0, -2.0]
+    """
+    one_dimensional = values.ndim == 1
+    if one_dimensional and kernel.ndim != 1:
+        raise InvalidKernel(
+            f"A 1-D input needs a 1-D kernel; this kernel is {kernel.ndim}-D "
+            f"{'x'.join(map(str, kernel.shape))}.",
+            field="weights",
+        )
+    if values.ndim not in (1, 2, 3):
+        raise InvalidKernel(f"Input must be 1-D, 2-D or 3-D, not {values.ndim}-D.", field="input")
+    kernel_2d: NDArray[np.float64] = np.asarray(kernel, dtype=np.float64)
+    if kernel_2d.ndim == 1:
+        kernel_2d = kernel_2d[np.newaxis, :]
+    if flip:
+        kernel_2d = kernel_2d[::-1, ::-1]
+    image: FloatArray = (
+        np.asarray(values, dtype=np.float64)
+        if values.dtype == np.float64
+        else np.asarray(values, dtype=np.float32)
+    )
+    if one_dimensional:
+        image = image[np.newaxis, :]
+    height, width = image.shape[:2]
+
+    # A 1-D signal has a single axis: padding applies to it alone.
+    rows = axis_arithmetic(
+        height,
+        kernel_2d.shape[0],
+        stride=1 if one_dimensional else stride,
+        dilation=dilation,
+        padding="valid" if one_dimensional else padding,
+        axis_name="height",
+    )
+    columns = axis_arithmetic(
+        width, kernel_2d.shape[1], stride=stride, dilation=dilation, padding=padding,
+        axis_name="width",
+    )
+    check_padding_fits(padding_mode, height, rows.padding_lo, rows.padding_hi, "height")
+    check_padding_fits(padding_mode, width, columns.padding_lo, columns.padding_hi, "width")
+
+    output, engine = _correlate(image, kernel_2d, rows, columns, padding_mode)
+    if one_dimensional:
+        output = output[0]
+    return Convolution(
+        output=output, rows=rows, columns=columns, kernel=kernel_2d, engine=engine
+    )
+
+
+def _correlate(
+    image: FloatArray,
+    kernel: NDArray[np.float64],
+    rows: AxisArithmetic,
+    columns: AxisArithmetic,
+    mode: PaddingMode,
+) -> tuple[FloatArray, str]:
+    """The engine: valid cross-correlation of the padded image, only at the kept outputs."""
+    separable = _separable_factors(kernel)
+    if _reads_its_own_border(rows, columns, mode):
+        # Stride 1, no dilation, padding within the kernel: filter2D pads as it reads.
+        anchor = (columns.padding_lo, rows.padding_lo)
+        result = _filter(image, kernel, separable, anchor, OPENCV_BORDER[mode])
+        output = result[: rows.output, : columns.output]
+        return output, "opencv-separable" if separable else "opencv"
+
+    padded = pad(
+        image, (rows.padding_lo, rows.padding_hi), (columns.padding_lo, columns.padding_hi), mode
+    )
+    output = np.zeros((rows.output, columns.output, *image.shape[2:]), dtype=image.dtype)
+    for row_piece in _axis_pieces(rows):
+        for column_piece in _axis_pieces(columns):
+            piece = np.ascontiguousarray(
+                padded[
+                    row_piece.input_start :: row_piece.input_step,
+                    column_piece.input_start :: column_piece.input_step,
+                ]
+            )
+            sub_kernel = kernel[np.ix_(row_piece.taps, column_piece.taps)]
+            sub_factors = (
+                None
+                if separable is None
+                else (separable[0][row_piece.taps], separable[1][column_piece.taps])
+            )
+            target = output[
+                row_piece.output_start :: row_piece.output_step,
+                column_piece.output_start :: column_piece.output_step,
+            ]
+            result = _filter(piece, sub_kernel, sub_factors, (0, 0), cv2.BORDER_CONSTANT)
+            target += result[: target.shape[0], : target.shape[1]]
+    name = "opencv-separable" if separable else "opencv"
+    return output, f"{name}-polyphase"
+
+
+def _reads_its_own_border(rows: AxisArithmetic, columns: AxisArithmetic, mode: PaddingMode) -> bool:
+    """Whether filter2D can pad by itself: stride 1, no dilation, padding within the kernel."""
+    return (
+        mode != "circular"  # filter2D has no wrap-around border
+        and all(
+            axis.stride == 1
+            and axis.dilation == 1
+            and axis.padding_lo + axis.padding_hi <= axis.kernel - 1
+            for axis in (rows, columns)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _AxisPiece:
+    """Along one axis: which input cells meet which kernel taps to make which outputs.
+
+    Output cells ``output_start, output_start + output_step, ...`` are the dense stride-1
+    correlation of input cells ``input_start, input_start + input_step, ...`` with the
+    kernel taps ``taps``. The pieces of an axis add up to the whole strided, dilated output.
+    """
+
+    input_start: int
+    input_step: int
+    taps: NDArray[np.intp]
+    output_start: int
+    output_step: int
+
+
+def _axis_pieces(axis: AxisArithmetic) -> list[_AxisPiece]:
+    """Split one axis of a strided, dilated correlation into dense stride-1 correlations.
+
+    Output ``i`` reads padded cell ``s*i + d*u`` for tap ``u``. Grouping the taps by the
+    input phase ``r = (d*u) mod s`` (polyphase) removes the stride; within a phase the
+    taps are still ``d / gcd(s, d)`` apart, and grouping the outputs by ``i mod d'``
+    (à trous) removes that dilation too.
+    """
+    s, d, k = axis.stride, axis.dilation, axis.kernel
+    common = math.gcd(s, d)
+    tap_period, dilation_left = s // common, d // common
+    pieces: list[_AxisPiece] = []
+    for first_tap in range(min(tap_period, k)):
+        phase = (d * first_tap) % s
+        offset = (d * first_tap - phase) // s  # in phase cells, where this tap group starts
+        taps = np.arange(first_tap, k, tap_period, dtype=np.intp)
+        for output_phase in range(min(dilation_left, axis.output)):
+            pieces.append(
+                _AxisPiece(
+                    input_start=phase + s * (offset + output_phase),
+                    input_step=s * dilation_left,
+                    taps=taps,
+                    output_start=output_phase,
+                    output_step=dilation_left,
+                )
+            )
+    return pieces
+
+
+def _separable_factors(
+    kernel: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """``(column, row)`` with ``kernel == outer(column, row)``, if the kernel has rank 1.
+
+    Two 1-D passes cost ``k_h + k_w`` per cell instead of ``k_h * k_w``; for 3x3 kernels
+    OpenCV's direct filter is as fast, so only larger kernels are split.
+    """
+    if kernel.shape[0] * kernel.shape[1] < 25 or min(kernel.shape) == 1:
+        return None
+    left, singular, right = np.linalg.svd(kernel)
+    if singular[0] == 0 or singular[1] > 1e-9 * singular[0]:
+        return None
+    scale = math.sqrt(singular[0])
+    return left[:, 0] * scale, right[0, :] * scale
+
+
+def _filter(
+    image: FloatArray,
+    kernel: NDArray[np.float64],
+    factors: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    anchor: tuple[int, int],
+    border: int,
+) -> FloatArray:
+    """One dense stride-1 correlation in OpenCV, the output the size of the input."""
+    depth = cv2.CV_64F if image.dtype == np.float64 else cv2.CV_32F
+    weights_dtype = np.float64 if image.dtype == np.float64 else np.float32
+    if factors is not None:
+        column, row = factors
+        result = cv2.sepFilter2D(
+            image,
+            depth,
+            row.astype(weights_dtype),
+            column.astype(weights_dtype),
+            anchor=anchor,
+            borderType=border,
+        )
+    else:
+        result = cv2.filter2D(
+            image, depth, kernel.astype(weights_dtype), anchor=anchor, borderType=border
+        )
+    if result.ndim < image.ndim:  # OpenCV drops a trailing channel axis of size 1
+        result = result[:, :, np.newaxis]
+    return np.asarray(result, dtype=image.dtype)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class CellStep:
+    """One kernel tap of one output cell: where it reads, what it reads, what it adds."""
+
+    row: int
+    column: int
+    """Input coordinates (outside the input when the cell is padding)."""
+    value: float
+    weight: float
+    product: float
+
+
+def explain_cell(
+    values: NDArray[np.generic],
+    convolution: Convolution,
+    row: int,
+    column: int,
+    *,
+    padding_mode: PaddingMode,
+    channel: int = 0,
+) -> list[CellStep]:
+    """Every product that adds up to one output cell, on the real input values.
+
+    Works cell by cell (`webapp.padding.source_index`), independently of the engine, so a
+    learner can redo the sum by hand.
+    """
+    rows, columns, kernel = convolution.rows, convolution.columns, convolution.kernel
+    image = np.asarray(values, dtype=np.float64)
+    if image.ndim == 1:
+        image = image[np.newaxis, :]
+    if image.ndim == 3:
+        image = image[:, :, channel]
+    steps: list[CellStep] = []
+    for u in range(kernel.shape[0]):
+        y = rows.stride * row + rows.dilation * u - rows.padding_lo
+        source_y = source_index(y, image.shape[0], padding_mode)
+        for v in range(kernel.shape[1]):
+            x = columns.stride * column + columns.dilation * v - columns.padding_lo
+            source_x = source_index(x, image.shape[1], padding_mode)
+            value = 0.0 if source_y is None or source_x is None else image[source_y, source_x]
+            weight = float(kernel[u, v])
+            steps.append(
+                CellStep(row=y, column=x, value=float(value), weight=weight,
+                         product=float(value) * weight)
+            )
+    return steps

@@ -1,0 +1,86 @@
+"""Display: turning a convolution's signed, unbounded output into 0..255 pixels.
+
+An edge kernel answers with negative numbers wherever the image gets darker; clipping to
+0..255 (what most demos do) silently throws half of the answer away. The four ways:
+
+* ``clip``       values outside 0..255 are cut: right for blurs and sharpening.
+* ``abs``        the size of the response, whatever its sign: edges of both directions.
+* ``normalize``  the output's own min..max stretched to 0..255.
+* ``diverging``  blue for negative, white for zero, red for positive, scaled by the largest
+                 magnitude; a colour image shows the mean of its channels.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+Display = Literal["clip", "abs", "normalize", "diverging"]
+DISPLAYS: tuple[Display, ...] = ("clip", "abs", "normalize", "diverging")
+
+# Anchor colours of the diverging map (ColorBrewer's RdBu, reversed so that red is positive).
+_DIVERGING_ANCHORS = np.array(
+    [
+        [5, 48, 97],
+        [33, 102, 172],
+        [146, 197, 222],
+        [247, 247, 247],
+        [244, 165, 130],
+        [178, 24, 43],
+        [103, 0, 31],
+    ],
+    dtype=np.float64,
+)
+# Zero maps to index 128 (white); -max to 1 and +max to 255, symmetric around it.
+_ANCHOR_POSITIONS = np.linspace(1.0, 255.0, len(_DIVERGING_ANCHORS))
+DIVERGING_COLOURS: NDArray[np.uint8] = np.stack(
+    [
+        np.interp(np.arange(256), _ANCHOR_POSITIONS, _DIVERGING_ANCHORS[:, channel])
+        for channel in range(3)
+    ],
+    axis=1,
+).round().astype(np.uint8)
+
+
+def default_display(kernel: NDArray[np.float64]) -> Display:
+    """``diverging`` for kernels whose weights sum to zero (edge and gradient detectors,
+    whose answers are signed around zero), ``clip`` for the rest (blurs, sharpening)."""
+    scale = float(np.abs(kernel).sum()) or 1.0
+    return "diverging" if abs(float(kernel.sum())) <= 1e-6 * scale else "clip"
+
+
+def to_pixels(output: NDArray[np.floating], display: Display) -> NDArray[np.uint8]:
+    """8-bit pixels showing ``output`` (height x width [x channels]) the ``display`` way.
+
+    >>> to_pixels(np.array([[-10.0, 0.0, 300.0]]), "clip").tolist()
+    [[0, 0, 255]]
+    >>> to_pixels(np.array([[-10.0, 0.0, 10.0]]), "abs").tolist()
+    [[10, 0, 10]]
+    >>> to_pixels(np.array([[-10.0, 0.0, 10.0]]), "normalize").tolist()
+    [[0, 128, 255]]
+    >>> to_pixels(np.array([[-1.0, 0.0, 1.0]]), "diverging")[0, 1].tolist()
+    [247, 247, 247]
+    """
+    if display == "clip":
+        return _rounded(output)
+    if display == "abs":
+        return _rounded(np.abs(output))
+    if display == "normalize":
+        low, high = float(output.min()), float(output.max())
+        if high == low:
+            return np.zeros(output.shape, dtype=np.uint8)
+        return _rounded((output - low) * (255.0 / (high - low)))
+    signed = output.mean(axis=2) if output.ndim == 3 else output
+    magnitude = float(np.abs(signed).max()) or 1.0
+    index = _rounded(signed * (127.0 / magnitude) + 128.0)
+    colours: NDArray[np.uint8] = DIVERGING_COLOURS[index]
+    return colours
+
+
+def _rounded(values: NDArray[np.floating]) -> NDArray[np.uint8]:
+    # Round half up, then clip, in place on a float32 copy to keep large images cheap.
+    result: NDArray[np.float32] = np.add(values, 0.5, dtype=np.float32)
+    np.clip(result, 0, 255, out=result)
+    return result.astype(np.uint8)

@@ -1,0 +1,85 @@
+"""Options: the fields of a convolution request, shared by the form, the JSON API and the CLI.
+
+One pydantic model, so the three doors into convlens accept the same names, defaults and
+limits, and the OpenAPI page documents them once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from webapp.display import Display
+from webapp.errors import InvalidInput
+from webapp.images import Color, OutputFormat
+from webapp.padding import PaddingMode
+
+# Beyond these a request is a typo or an attack, never a lesson.
+MAX_STRIDE = 1024
+MAX_DILATION = 1024
+MAX_PADDING = 4096
+
+PaddingOption = Literal["valid", "same", "full"] | Annotated[int, Field(ge=0, le=MAX_PADDING)]
+
+
+class ConvolutionOptions(BaseModel):
+    """How to convolve: the kernel and the geometry. Absent fields take the defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kernel: str | None = Field(
+        None, description="A preset name from GET /kernels, e.g. 'sobel-x'.",
+        examples=["sobel-x"],
+    )
+    weights: JsonValue = Field(
+        None,
+        description="Your own kernel as a 1-D or 2-D list of numbers; wins over `kernel`.",
+        examples=[[[0, -1, 0], [-1, 5, -1], [0, -1, 0]]],
+    )
+    stride: int = Field(1, ge=1, le=MAX_STRIDE, description="Cells the kernel moves per step.")
+    padding: PaddingOption = Field(
+        "valid",
+        description="'valid' (none), 'same' (output ceil(n / stride), TensorFlow's split), "
+        "'full' (k_eff - 1 per side) or cells added on every side.",
+    )
+    padding_mode: PaddingMode = Field("zeros", description="What the padding cells hold.")
+    dilation: int = Field(1, ge=1, le=MAX_DILATION, description="Spacing between kernel taps.")
+    flip: bool = Field(
+        False, description="True convolution (kernel flipped) instead of cross-correlation."
+    )
+
+
+class PhotoOptions(ConvolutionOptions):
+    """Options for convolving an uploaded photo."""
+
+    color: Color = Field("rgb", description="'rgb': each channel alike; 'gray': luma first.")
+    display: Display | None = Field(
+        None,
+        description="How signed outputs become pixels: clip, abs, normalize or diverging. "
+        "Default: diverging for kernels summing to zero (edges), clip for the rest.",
+    )
+    format: OutputFormat = Field("png", description="The output image's format.")
+
+
+class NumericRequest(ConvolutionOptions):
+    """The numeric mode: convolve a small list of numbers and see every step."""
+
+    input: JsonValue = Field(
+        ..., description="A 1-D or 2-D list of numbers (at most 256 per side by default).",
+        examples=[[0, 1, 2, 3, 4]],
+    )
+
+
+def parse_json_field(text: str | bytes, field: str) -> JsonValue:
+    """JSON from a form field (like ``weights``) or a body, refusing NaN and Infinity."""
+
+    def refuse_constant(name: str) -> float:
+        raise InvalidInput(f"{field}: {name} is not a number JSON allows.", field=field)
+
+    try:
+        value: JsonValue = json.loads(text, parse_constant=refuse_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"{field} is not valid JSON: {error}", field=field) from None
+    return value

@@ -1,0 +1,114 @@
+"""Problems: the one place where errors become HTTP answers.
+
+Every error is an RFC 9457 ``application/problem+json`` document::
+
+    {"type": "urn:convlens:problem:invalid-kernel", "title": "Invalid kernel",
+     "status": 422, "detail": "weights is ragged: row 0 has 3 values but row 1 has 2; ...",
+     "field": "weights"}
+
+Validation errors add ``errors`` (one per field); a full queue adds ``Retry-After``.
+Requests made by htmx get the same message as an HTML fragment for the page to show.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
+
+from webapp.errors import ConvlensError, ServerBusy
+
+logger = logging.getLogger("convlens")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def problem_body(
+    status: int, title: str, detail: str, *, code: str, field: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"urn:convlens:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if field is not None:
+        body["field"] = field
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(error: ConvlensError, scope: Scope | None = None) -> Response:
+    """The answer for a convlens error (``scope`` tells whether htmx asked)."""
+    code = _slug(type(error).__name__)
+    title = code.replace("-", " ").capitalize()
+    headers: dict[str, str] = {}
+    if isinstance(error, ServerBusy):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    body = problem_body(error.status_code, title, error.message, code=code, field=error.field)
+    return JSONResponse(
+        body, status_code=error.status_code, headers=headers, media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+def _field_of(location: tuple[Any, ...] | list[Any]) -> str:
+    """The request field an error is about (pydantic adds union tags after it)."""
+    parts = [str(part) for part in location if part not in ("body", "query", "form")]
+    return parts[0] if parts else "body"
+
+
+async def _convlens_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ConvlensError)
+    return problem_response(error, request.scope)
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {"field": _field_of(item["loc"]), "message": item["msg"], "type": item["type"]}
+        for item in error.errors()
+    ]
+    detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors)
+    first = errors[0]["field"] if errors else None
+    body = problem_body(422, "Invalid input", detail, code="invalid-input", field=first,
+                        errors=errors)
+    return JSONResponse(body, status_code=422, media_type=PROBLEM_MEDIA_TYPE)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    detail = error.detail if isinstance(error.detail, str) else str(error.detail)
+    phrase = HTTPStatus(error.status_code).phrase
+    body = problem_body(
+        error.status_code, phrase, detail, code=phrase.lower().replace(" ", "-")
+    )
+    return JSONResponse(body, status_code=error.status_code, headers=error.headers,
+                        media_type=PROBLEM_MEDIA_TYPE)
+
+
+async def _client_disconnect(request: Request, error: Exception) -> Response:
+    # The client is gone; nobody will read this answer, and it is not a server error.
+    logger.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Route every error type through this module."""
+    app.add_exception_handler(ConvlensError, _convlens_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)

@@ -1,0 +1,1 @@
+"""HTTP routes: each one parses the request, calls the core and renders the answer."""

@@ -1,0 +1,52 @@
+"""Settings: every limit and location, from ``CONVLENS_*`` environment variables.
+
+The defaults serve a classroom with no configuration at all; ``README.md`` lists them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """convlens settings; each field is read from ``CONVLENS_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVLENS_", frozen=True)
+
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
+    max_pixels: int = Field(
+        16_777_216, ge=1, description="Largest image (width x height), checked before decoding."
+    )
+    max_kernel_size: int = Field(31, ge=1, description="Largest kernel side.")
+    max_numeric_size: int = Field(256, ge=1, description="Largest side of a numeric input.")
+    max_explained_cells: int = Field(
+        400, ge=0, description="Numeric answers include step-by-step sums up to this many cells."
+    )
+    workers: int = Field(2, ge=1, description="Heavy requests computed at once.")
+    queue_length: int = Field(
+        16, ge=0, description="Heavy requests that may wait; past it the answer is 503."
+    )
+    request_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest a heavy request may wait and run before a 503."
+    )
+    model_dir: Path = Field(PROJECT_ROOT / "models", description="Folder of the .onnx models.")
+    providers: str | None = Field(
+        None,
+        description="Comma-separated onnxruntime providers to use, e.g. 'cpu' or 'cuda,cpu'; "
+        "default: every GPU provider available, then CPU.",
+    )
+    require_gpu: bool = Field(False, description="Refuse to start without a GPU provider.")
+    static_dir: Path = Field(PROJECT_ROOT / "static", description="Static files (htmx, css).")
+    templates_dir: Path = Field(PROJECT_ROOT / "templates", description="Jinja2 templates.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    return Settings()

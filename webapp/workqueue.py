@@ -1,0 +1,71 @@
+"""The work queue: heavy requests run on a few threads, a few more may wait, the rest hear 503.
+
+A classroom of forty students must not be able to stall the server: convolutions and model
+runs never touch the event loop (so `/health` keeps answering), at most ``workers`` run at
+once, at most ``queue_length`` wait, and none waits or runs longer than the time limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from webapp.errors import ServerBusy
+
+Result = TypeVar("Result")
+
+
+class WorkQueue:
+    """A bounded thread pool with admission control and a per-request time limit."""
+
+    def __init__(self, *, workers: int, queue_length: int, timeout_seconds: float) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convlens")
+        self._capacity = workers + queue_length
+        self._timeout = timeout_seconds
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self.rejected = 0
+
+    @property
+    def depth(self) -> int:
+        """Requests running or waiting now."""
+        return self._in_flight
+
+    async def run(self, function: Callable[..., Result], *args: Any) -> Result:
+        """``function(*args)`` on a worker thread, or `ServerBusy` when full or too slow."""
+        with self._lock:
+            if self._in_flight >= self._capacity:
+                self.rejected += 1
+                raise ServerBusy(
+                    f"convlens is busy ({self._in_flight} requests running or waiting); "
+                    "try again in a moment.",
+                    retry_after_seconds=1,
+                )
+            self._in_flight += 1
+        try:
+            future = self._executor.submit(function, *args)
+        except BaseException:
+            self._release(None)
+            raise
+        # The slot is freed when the work really ends, not when a waiter gives up on it:
+        # a timed-out computation still occupies its thread until it finishes.
+        future.add_done_callback(self._release)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self._timeout)
+        except TimeoutError:
+            future.cancel()
+            raise ServerBusy(
+                f"The request took longer than {self._timeout:g} s and was stopped; try a "
+                "smaller image or kernel.",
+                retry_after_seconds=2,
+            ) from None
+
+    def _release(self, _future: Future[Any] | None) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
