@@ -16,7 +16,7 @@ mode            ``[1, 2, 3]`` padded by 2     also called
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -60,12 +60,10 @@ def check_padding_fits(
         )
 
 
-def pad(
-    values: NDArray[np.floating],
-    rows: tuple[int, int],
-    columns: tuple[int, int],
-    mode: PaddingMode,
-) -> NDArray[np.floating]:
+Cells = NDArray[np.integer[Any] | np.floating[Any]]
+
+
+def pad(values: Cells, rows: tuple[int, int], columns: tuple[int, int], mode: PaddingMode) -> Cells:
     """``values`` (height x width [x channels]) with ``rows``/``columns`` cells added per side.
 
     >>> pad(np.array([[1.0, 2.0, 3.0]]), (0, 0), (2, 2), "reflect").tolist()
