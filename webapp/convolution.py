@@ -53,6 +53,15 @@ class Convolution:
     """The kernel as applied: 2-D, flipped when a true convolution was asked for."""
     engine: str
 
+    def padding_sides(self) -> dict[str, int]:
+        """Cells of padding on each side, by name."""
+        return {
+            "top": self.rows.padding_lo,
+            "bottom": self.rows.padding_hi,
+            "left": self.columns.padding_lo,
+            "right": self.columns.padding_hi,
+        }
+
 
 def convolve(
     values: NDArray[np.generic],

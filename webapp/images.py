@@ -92,6 +92,18 @@ def open_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image.I
     return image
 
 
+def open_upright(data: bytes, *, max_pixels: int, field: str = "image") -> Image.Image:
+    """`open_image`, turned the way its EXIF orientation says (phone photos, drawings)."""
+    return _upright(open_image(data, max_pixels=max_pixels, field=field))
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(image) or image
+    except Exception:  # a broken EXIF block must not cost the user the picture
+        return image
+
+
 def decode_image(
     data: bytes, *, max_pixels: int, color: Color = "rgb", field: str = "image"
 ) -> DecodedImage:
@@ -100,15 +112,12 @@ def decode_image(
     Alpha is dropped, palettes expanded, CMYK converted, 16-bit gray scaled to 8 bits.
     """
     image = open_image(data, max_pixels=max_pixels, field=field)
-    original_mode, image_format = image.mode, image.format or "?"
-    frames = getattr(image, "n_frames", 1)
-    try:
-        upright = ImageOps.exif_transpose(image) or image
-    except Exception:  # a broken EXIF block must not cost the user the picture
-        upright = image
-    pixels = to_array(upright, color)
-    return DecodedImage(pixels=pixels, format=image_format, original_mode=original_mode,
-                        frames=int(frames))
+    return DecodedImage(
+        pixels=to_array(_upright(image), color),
+        format=image.format or "?",
+        original_mode=image.mode,
+        frames=int(getattr(image, "n_frames", 1)),
+    )
 
 
 def to_array(image: Image.Image, color: Color) -> NDArray[np.uint8]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from webapp.arithmetic import convolution_costs
-from webapp.convolution import convolve, explain_cell
+from webapp.convolution import Convolution, convolve, explain_cell
 from webapp.kernels import resolve_kernel
 from webapp.matrices import number_matrix
 from webapp.options import NumericRequest
@@ -22,27 +23,14 @@ def convolve_numbers(request: NumericRequest, settings: Settings) -> dict[str, A
     """The JSON answer of the numeric mode, with steps for small outputs."""
     values = number_matrix(request.input, field="input", max_size=settings.max_numeric_size)
     kernel = resolve_kernel(request.kernel, request.weights, max_size=settings.max_kernel_size)
-    convolution = convolve(
-        values,
-        kernel.weights,
-        stride=request.stride,
-        padding=request.padding,
-        padding_mode=request.padding_mode,
-        dilation=request.dilation,
-        flip=request.flip,
-    )
+    convolution = convolve(values, kernel.weights, **request.geometry())
     output = convolution.output
     one_dimensional = values.ndim == 1
     answer: dict[str, Any] = {
         "input_shape": list(values.shape),
-        "output": output.tolist(),
+        "output": (output + 0.0).tolist(),  # -0.0 + 0.0 is 0.0: no "-0" in a lesson
         "output_shape": list(output.shape),
-        "padding": {
-            "top": convolution.rows.padding_lo,
-            "bottom": convolution.rows.padding_hi,
-            "left": convolution.columns.padding_lo,
-            "right": convolution.columns.padding_hi,
-        },
+        "padding": convolution.padding_sides(),
         "arithmetic": (
             {"length": convolution.columns.as_dict()}
             if one_dimensional
@@ -61,7 +49,10 @@ def convolve_numbers(request: NumericRequest, settings: Settings) -> dict[str, A
 
 
 def _steps(
-    values: np.ndarray[Any, Any], convolution: Any, request: NumericRequest, one_dimensional: bool
+    values: NDArray[np.float64],
+    convolution: Convolution,
+    request: NumericRequest,
+    one_dimensional: bool,
 ) -> list[dict[str, Any]]:
     """For each output cell: the input positions read, their values, products and sum."""
     steps: list[dict[str, Any]] = []
@@ -80,7 +71,7 @@ def _steps(
                     ],
                     "values": [step.value for step in cell],
                     "weights": [step.weight for step in cell],
-                    "products": [step.product for step in cell],
+                    "products": [step.product + 0.0 for step in cell],  # no "-0.0"
                     "sum": sum(step.product for step in cell),
                 }
             )

@@ -7,7 +7,7 @@ limits, and the OpenAPI page documents them once.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -20,6 +20,11 @@ from webapp.padding import PaddingMode
 MAX_STRIDE = 1024
 MAX_DILATION = 1024
 MAX_PADDING = 4096
+MAX_POOL_SIZE = 1024
+
+Operation = Literal["convolve", "max-pool", "avg-pool"]
+SampleName = Literal["cat", "coffee", "camera"]
+SAMPLE_NAMES: tuple[SampleName, ...] = ("cat", "coffee", "camera")
 
 PaddingOption = Literal["valid", "same", "full"] | Annotated[int, Field(ge=0, le=MAX_PADDING)]
 
@@ -50,6 +55,16 @@ class ConvolutionOptions(BaseModel):
         False, description="True convolution (kernel flipped) instead of cross-correlation."
     )
 
+    def geometry(self) -> dict[str, Any]:
+        """The keyword arguments of `webapp.convolution.convolve` these options set."""
+        return {
+            "stride": self.stride,
+            "padding": self.padding,
+            "padding_mode": self.padding_mode,
+            "dilation": self.dilation,
+            "flip": self.flip,
+        }
+
 
 class PhotoOptions(ConvolutionOptions):
     """Options for convolving an uploaded photo."""
@@ -61,6 +76,20 @@ class PhotoOptions(ConvolutionOptions):
         "Default: diverging for kernels summing to zero (edges), clip for the rest.",
     )
     format: OutputFormat = Field("png", description="The output image's format.")
+    operation: Operation = Field(
+        "convolve",
+        description="'convolve' with the kernel, or 'max-pool' / 'avg-pool': the largest / "
+        "the mean value of each pool_size x pool_size window (no weights; the kernel is "
+        "ignored, padding cells are left out of the max and the mean).",
+    )
+    pool_size: int = Field(
+        2, ge=1, le=MAX_POOL_SIZE, description="The window side when pooling (usually = stride)."
+    )
+    sample: SampleName | None = Field(
+        None,
+        description="A bundled sample photo (cat, coffee, camera), used when the image file "
+        "is empty: what the pages send when no photo was uploaded.",
+    )
 
 
 class NumericRequest(ConvolutionOptions):

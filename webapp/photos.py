@@ -1,13 +1,14 @@
 """Photos: one uploaded image through a kernel, from bytes to an answer.
 
-Decode (with the upload limits), convolve, turn the signed output into pixels, encode.
-The API, the pages and the command line all call `convolve_photo`, so they agree.
+Decode (with the upload limits), convolve (or pool), turn the signed output into pixels,
+encode. The API, the pages and the command line all call `convolve_photo`, so they agree.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,10 +16,11 @@ from numpy.typing import NDArray
 from webapp.arithmetic import Costs, convolution_costs
 from webapp.convolution import Convolution, convolve
 from webapp.display import Display, default_display, to_pixels
-from webapp.errors import InvalidArithmetic
+from webapp.errors import InvalidArithmetic, InvalidInput
 from webapp.images import DecodedImage, decode_image, encode_image
 from webapp.kernels import Kernel, resolve_kernel
-from webapp.options import PhotoOptions
+from webapp.options import PhotoOptions, SampleName
+from webapp.pooling import Pooling, pool
 from webapp.settings import Settings
 
 
@@ -28,7 +30,9 @@ class PhotoResult:
 
     source: DecodedImage
     kernel: Kernel
-    convolution: Convolution
+    """The kernel; when pooling, the window (ones for max, the mean's weights for average)."""
+    convolution: Convolution | Pooling
+    """The convolution, or the pooling when ``options.operation`` asks for one."""
     display: Display
     pixels: NDArray[np.uint8]
     encoded: bytes
@@ -43,6 +47,13 @@ class PhotoResult:
     @property
     def output_shape(self) -> list[int]:
         return _shape_hwc(self.convolution.output.shape)
+
+    @property
+    def operation(self) -> str:
+        """What was computed: cross-correlation, convolution, max-pool or avg-pool."""
+        if self.options.operation != "convolve":
+            return self.options.operation
+        return "convolution" if self.options.flip else "cross-correlation"
 
     def stats(self) -> dict[str, float]:
         output = self.convolution.output
@@ -60,19 +71,26 @@ def _shape_hwc(shape: tuple[int, ...]) -> list[int]:
 
 def convolve_photo(data: bytes, options: PhotoOptions, settings: Settings) -> PhotoResult:
     """Run one photo request; raises a `webapp.errors.ConvlensError` for any bad input."""
-    kernel = resolve_kernel(options.kernel, options.weights, max_size=settings.max_kernel_size)
+    pooling = options.operation != "convolve"
+    kernel = (
+        pooling_window(options, settings) if pooling
+        else resolve_kernel(options.kernel, options.weights, max_size=settings.max_kernel_size)
+    )
     started = time.perf_counter()
     source = decode_image(data, max_pixels=settings.max_pixels, color=options.color)
     decoded = time.perf_counter()
     _check_padded_size(source.pixels.shape, kernel, options, settings)
-    convolution = convolve(
-        source.pixels,
-        kernel.weights,
-        stride=options.stride,
-        padding=options.padding,
-        padding_mode=options.padding_mode,
-        dilation=options.dilation,
-        flip=options.flip,
+    convolution: Convolution | Pooling = (
+        pool(
+            source.pixels,
+            kind="max" if options.operation == "max-pool" else "average",
+            size=options.pool_size,
+            stride=options.stride,
+            padding=options.padding,
+            dilation=options.dilation,
+        )
+        if pooling
+        else convolve(source.pixels, kernel.weights, **options.geometry())
     )
     computed = time.perf_counter()
     display = options.display or default_display(kernel.weights)
@@ -88,11 +106,7 @@ def convolve_photo(data: bytes, options: PhotoOptions, settings: Settings) -> Ph
         pixels=pixels,
         encoded=encoded,
         options=options,
-        costs=convolution_costs(
-            _shape_hwc(source.pixels.shape),
-            _shape_hwc(convolution.output.shape),
-            convolution.kernel.shape,
-        ),
+        costs=_costs(source.pixels.shape, convolution, kernel),
         timings_ms={
             "decode": (decoded - started) * 1000,
             "compute": (computed - decoded) * 1000,
@@ -100,6 +114,44 @@ def convolve_photo(data: bytes, options: PhotoOptions, settings: Settings) -> Ph
             "encode": (finished - shown) * 1000,
         },
     )
+
+
+def _costs(
+    input_shape: tuple[int, ...], computed: Convolution | Pooling, kernel: Kernel
+) -> Costs:
+    """What the layer costs; a pooling layer has no weights at all (the lesson's point)."""
+    if isinstance(computed, Convolution):
+        return convolution_costs(
+            _shape_hwc(input_shape), _shape_hwc(computed.output.shape), computed.kernel.shape
+        )
+    costs = convolution_costs(
+        _shape_hwc(input_shape), _shape_hwc(computed.output.shape), kernel.weights.shape
+    )
+    return replace(costs, params=0)
+
+
+def pooling_window(options: PhotoOptions, settings: Settings) -> Kernel:
+    """The pooling window as a `Kernel`, so that answers describe it like a kernel."""
+    size = options.pool_size
+    if size > settings.max_kernel_size:
+        raise InvalidInput(
+            f"pool_size is {size}; at most {settings.max_kernel_size} is allowed.",
+            field="pool_size",
+        )
+    if options.operation == "max-pool":
+        return Kernel(
+            "max-pool", f"Max pool {size}x{size}", np.ones((size, size)),
+            f"The largest value of each {size}x{size} window; no weights.",
+        )
+    return Kernel(
+        "avg-pool", f"Average pool {size}x{size}", np.full((size, size), 1 / size**2),
+        f"The mean of each {size}x{size} window; no weights.",
+    )
+
+
+def sample_photo(name: SampleName, static_dir: Path) -> bytes:
+    """The bytes of a bundled sample photo (``static/samples``), decoded like any upload."""
+    return (static_dir / "samples" / f"{name}.jpg").read_bytes()
 
 
 def _check_padded_size(

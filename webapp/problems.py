@@ -7,7 +7,15 @@ Every error is an RFC 9457 ``application/problem+json`` document::
      "field": "weights"}
 
 Validation errors add ``errors`` (one per field); a full queue adds ``Retry-After``.
-Requests made by htmx get the same message as an HTML fragment for the page to show.
+
+The same problem reaches a person in a page, not as JSON:
+
+* a request made by htmx (``HX-Request``) gets ``templates/partials/error.html`` with the
+  same status, and headers telling htmx to swap it into the slot next to the field at
+  fault (``#error-<field>`` in the form that asked, else the form's ``.form-problem``
+  slot, else the page's ``#problem``);
+* a browser navigating (a form posted without JavaScript, a mistyped address) gets a whole
+  page (`webapp.templating.wants_page`).
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from webapp.errors import ConvlensError, ServerBusy
+from webapp.negotiation import wants_fragment
+from webapp.templating import render, wants_page
 
 logger = logging.getLogger("convlens")
 
@@ -60,9 +70,44 @@ def problem_response(error: ConvlensError, scope: Scope | None = None) -> Respon
     if isinstance(error, ServerBusy):
         headers["Retry-After"] = str(error.retry_after_seconds)
     body = problem_body(error.status_code, title, error.message, code=code, field=error.field)
+    return _answer(body, scope, headers)
+
+
+def _answer(
+    body: dict[str, Any], scope: Scope | None, headers: dict[str, str] | None = None
+) -> Response:
+    """The problem as JSON, or as HTML for htmx and for browsers asking for a page."""
+    headers = dict(headers or {})
+    if scope is not None and scope.get("app") is not None:
+        request = Request(scope)
+        if wants_fragment(request):
+            headers["HX-Retarget"] = _error_slot(body.get("field"))
+            headers["HX-Reswap"] = "innerHTML"
+            return render(request, "partials/error.html", {"problem": body},
+                          status_code=body["status"], headers=headers)
+        if wants_page(request):
+            return render(request, "error.html", {"problem": body},
+                          status_code=body["status"], headers=headers)
     return JSONResponse(
-        body, status_code=error.status_code, headers=headers, media_type=PROBLEM_MEDIA_TYPE
+        body, status_code=body["status"], headers=headers, media_type=PROBLEM_MEDIA_TYPE
     )
+
+
+def _error_slot(field: object) -> str:
+    """Where htmx puts the problem: the field's slot in the asking form, else a general one.
+
+    htmx resolves each comma-separated part in order ("find" looks inside the element that
+    made the request) and takes the first that exists; only safe field names become ids.
+
+    >>> _error_slot("padding")
+    'find #error-padding, find .form-problem, #problem'
+    >>> _error_slot("a b")
+    'find .form-problem, #problem'
+    """
+    fallback = "find .form-problem, #problem"
+    if isinstance(field, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", field):
+        return f"find #error-{field}, {fallback}"
+    return fallback
 
 
 def _field_of(location: tuple[Any, ...] | list[Any]) -> str:
@@ -86,7 +131,7 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     first = errors[0]["field"] if errors else None
     body = problem_body(422, "Invalid input", detail, code="invalid-input", field=first,
                         errors=errors)
-    return JSONResponse(body, status_code=422, media_type=PROBLEM_MEDIA_TYPE)
+    return _answer(body, request.scope)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -96,8 +141,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
     body = problem_body(
         error.status_code, phrase, detail, code=phrase.lower().replace(" ", "-")
     )
-    return JSONResponse(body, status_code=error.status_code, headers=error.headers,
-                        media_type=PROBLEM_MEDIA_TYPE)
+    return _answer(body, request.scope, dict(error.headers or {}))
 
 
 async def _client_disconnect(request: Request, error: Exception) -> Response:

@@ -1,0 +1,313 @@
+// The /convolve page: the photo picker, the kernel matrix editor, and choosing an output
+// pixel to explain. The server does every sum (POST /convolve, POST /convolve/explain);
+// this file only edits the form and places highlight boxes over the pictures.
+(function () {
+  "use strict";
+
+  const form = document.getElementById("convolve-form");
+  if (!form) return;
+  const explainForm = document.getElementById("explain-form");
+  const result = document.getElementById("result");
+  const maxKernel = Number(form.dataset.maxKernel) || 31;
+
+  // htmx re-renders when the form says "change"; edits made here say it themselves.
+  function changed() {
+    form.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  // --- The photo: a sample or an upload, never both --------------------------------------
+  const fileInput = form.querySelector("#image");
+  const samples = form.querySelectorAll("input[name='sample']");
+  fileInput.addEventListener("change", function () {
+    if (fileInput.files.length) samples.forEach(function (radio) { radio.checked = false; });
+  });
+  samples.forEach(function (radio) {
+    radio.addEventListener("change", function () {
+      if (radio.checked) fileInput.value = "";
+    });
+  });
+
+  // --- Padding: a name (valid, same, full) or a number of cells ---------------------------
+  // Both controls are named "padding"; the server takes the last non-empty one, so a number
+  // wins. Keep them consistent so that what is shown is what is sent.
+  const paddingName = form.querySelector("#padding");
+  const paddingCells = form.querySelector("#padding-cells");
+  paddingCells.addEventListener("input", function () {
+    if (paddingCells.value !== "") paddingName.value = "";
+  });
+  paddingName.addEventListener("change", function () {
+    if (paddingName.value !== "") paddingCells.value = "";
+    else if (paddingCells.value === "") paddingCells.value = "1";
+  });
+
+  // --- Pooling usually moves by its own size ---------------------------------------------
+  const stride = form.querySelector("#stride");
+  const poolSize = form.querySelector("#pool_size");
+  form.querySelectorAll("input[name='operation']").forEach(function (radio) {
+    radio.addEventListener("change", function () {
+      if (radio.checked && radio.value !== "convolve" && stride.value === "1") {
+        stride.value = poolSize.value;
+      }
+    });
+  });
+
+  // --- The kernel matrix ------------------------------------------------------------------
+  // `grid` holds the numbers as typed. What is sent is `weights` (JSON): empty while a preset
+  // is chosen unchanged, else the grid (divided by its sum when "Normalise" is ticked).
+  const preset = form.querySelector("#kernel");
+  const weights = form.querySelector("#weights");
+  const matrix = form.querySelector("#matrix tbody");
+  const sizeLabel = form.querySelector("#matrix-size");
+  const normalise = form.querySelector("#normalise");
+  const description = form.querySelector("#kernel-description");
+  let grid = [];
+
+  function rowsOf(value) {
+    if (!Array.isArray(value) || value.length === 0) return null;
+    const rows = Array.isArray(value[0]) ? value : [value];
+    const width = rows[0].length;
+    const ok = rows.every(function (row) {
+      return Array.isArray(row) && row.length === width && row.every(Number.isFinite);
+    });
+    return ok && width > 0 ? rows.map(function (row) { return row.slice(); }) : null;
+  }
+
+  function parseWeights(text) {
+    try { return rowsOf(JSON.parse(text)); } catch (error) { return null; }
+  }
+
+  function presetRows() {
+    const option = preset.selectedOptions[0];
+    return option && option.dataset.weights ? parseWeights(option.dataset.weights) : null;
+  }
+
+  function total(rows) {
+    return rows.flat().reduce(function (sum, value) { return sum + value; }, 0);
+  }
+
+  function sent(rows) {
+    const sum = total(rows);
+    if (!normalise.checked || Math.abs(sum) < 1e-12) return rows;
+    return rows.map(function (row) { return row.map(function (value) { return value / sum; }); });
+  }
+
+  function describe() {
+    const option = preset.selectedOptions[0];
+    const sum = total(grid);
+    const sumText = "Its weights sum to " + Number(sum.toPrecision(6)) +
+      (Math.abs(sum) < 1e-9 ? ": an edge detector, zero on flat areas." : ".");
+    description.textContent = option && option.value
+      ? option.dataset.description + " " + sumText
+      : "Your own kernel. " + sumText;
+    normalise.disabled = Math.abs(sum) < 1e-9;
+  }
+
+  function drawMatrix() {
+    matrix.replaceChildren();
+    grid.forEach(function (row, r) {
+      const tableRow = document.createElement("tr");
+      row.forEach(function (value, c) {
+        const cell = document.createElement("td");
+        const input = document.createElement("input");
+        input.type = "number";
+        input.step = "any";
+        input.inputMode = "decimal";
+        input.value = String(value);
+        input.dataset.row = String(r);
+        input.dataset.column = String(c);
+        input.setAttribute("aria-label", "Weight in row " + (r + 1) + ", column " + (c + 1));
+        cell.append(input);
+        tableRow.append(cell);
+      });
+      matrix.append(tableRow);
+    });
+    const height = grid.length, width = grid[0].length;
+    sizeLabel.textContent = height + " × " + width;
+    form.querySelector("[data-matrix='add-row']").disabled = height >= maxKernel;
+    form.querySelector("[data-matrix='add-column']").disabled = width >= maxKernel;
+    form.querySelector("[data-matrix='remove-row']").disabled = height <= 1;
+    form.querySelector("[data-matrix='remove-column']").disabled = width <= 1;
+    describe();
+  }
+
+  // The grid is now the learner's own kernel: send it, and say so in the preset list.
+  function useGrid() {
+    preset.value = "";
+    weights.value = JSON.stringify(sent(grid));
+    describe();
+  }
+
+  matrix.addEventListener("input", function (event) {
+    const input = event.target;
+    const value = input.value === "" ? 0 : Number(input.value);
+    if (!Number.isFinite(value)) return;
+    grid[Number(input.dataset.row)][Number(input.dataset.column)] = value;
+    useGrid();
+  });
+
+  preset.addEventListener("change", function () {
+    const rows = presetRows();
+    if (rows) {
+      grid = rows;
+      normalise.checked = false;
+      weights.value = "";
+      drawMatrix();
+    } else {
+      useGrid();
+    }
+  });
+
+  normalise.addEventListener("change", useGrid);
+
+  weights.addEventListener("input", function () {
+    const rows = parseWeights(weights.value);
+    if (rows) {
+      grid = rows;
+      preset.value = "";
+      drawMatrix();
+    }
+  });
+
+  form.querySelector(".matrix-tools").addEventListener("click", function (event) {
+    const button = event.target.closest("[data-matrix]");
+    if (!button) return;
+    const action = button.dataset.matrix;
+    if (action === "add-row") grid.push(grid[0].map(function () { return 0; }));
+    if (action === "remove-row" && grid.length > 1) grid.pop();
+    if (action === "add-column") grid.forEach(function (row) { row.push(0); });
+    if (action === "remove-column" && grid[0].length > 1) grid.forEach(function (row) { row.pop(); });
+    drawMatrix();
+    useGrid();
+    changed();
+  });
+
+  grid = parseWeights(weights.value) || presetRows() || [[0, 0, 0], [0, 1, 0], [0, 0, 0]];
+  drawMatrix();
+
+  // --- Choosing an output pixel -----------------------------------------------------------
+  // `chosen` is the pixel the learner wants explained (by click, tap or arrow keys). It
+  // survives re-renders: move a slider and its explanation follows.
+  let chosen = null;
+
+  function outputImage() { return document.getElementById("output-image"); }
+
+  function outputSize() {
+    const image = outputImage();
+    return image
+      ? { rows: Number(image.dataset.rows), columns: Number(image.dataset.columns),
+          channels: Number(image.dataset.channels), color: image.dataset.color }
+      : null;
+  }
+
+  function clampCell(cell, size) {
+    return {
+      row: Math.max(0, Math.min(size.rows - 1, cell.row)),
+      column: Math.max(0, Math.min(size.columns - 1, cell.column)),
+    };
+  }
+
+  // Place an overlay over a picture, in percentages of it, so it follows any scaling.
+  function place(box, top, left, height, width, rows, columns) {
+    box.style.top = (100 * top / rows) + "%";
+    box.style.left = (100 * left / columns) + "%";
+    box.style.height = (100 * height / rows) + "%";
+    box.style.width = (100 * width / columns) + "%";
+    box.hidden = false;
+  }
+
+  function markCell(cell) {
+    const size = outputSize();
+    const box = result.querySelector(".cell-box");
+    if (!size || !box) return;
+    place(box, cell.row, cell.column, 1, 1, size.rows, size.columns);
+  }
+
+  function markWindow() {
+    const explained = document.getElementById("explained");
+    const box = result.querySelector(".window-box");
+    const input = document.getElementById("input-image");
+    if (!explained || !box || !input) return;
+    const d = explained.dataset;
+    place(box, Number(d.top), Number(d.left), Number(d.height), Number(d.width),
+      Number(input.dataset.rows), Number(input.dataset.columns));
+  }
+
+  function explain(cell) {
+    chosen = cell;
+    markCell(cell);
+    explainForm.querySelector("#explain-row").value = cell.row;
+    explainForm.querySelector("#explain-column").value = cell.column;
+    explainForm.requestSubmit();
+  }
+
+  // The explain form follows the output: its limits and its channels.
+  function fitExplainForm() {
+    const size = outputSize();
+    if (!size) return;
+    explainForm.querySelector("#explain-row").max = size.rows - 1;
+    explainForm.querySelector("#explain-column").max = size.columns - 1;
+    const channel = explainForm.querySelector("#explain-channel");
+    const names = size.channels === 3 ? ["red", "green", "blue"] : ["gray"];
+    if (channel.options.length !== names.length) {
+      channel.replaceChildren.apply(channel, names.map(function (name, index) {
+        return new Option(name, String(index));
+      }));
+    }
+  }
+
+  result.addEventListener("click", function (event) {
+    const frame = event.target.closest("#output-frame");
+    const size = outputSize();
+    if (!frame || !size) return;
+    const bounds = outputImage().getBoundingClientRect();
+    explain(clampCell({
+      row: Math.floor((event.clientY - bounds.top) / bounds.height * size.rows),
+      column: Math.floor((event.clientX - bounds.left) / bounds.width * size.columns),
+    }, size));
+  });
+
+  const moves = {
+    ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1],
+  };
+  let moveTimer = null;
+  result.addEventListener("keydown", function (event) {
+    if (!event.target.matches("#output-frame")) return;
+    const size = outputSize();
+    if (!size) return;
+    const from = chosen || { row: 0, column: 0 };
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      explain(clampCell(from, size));
+      return;
+    }
+    const move = moves[event.key];
+    if (!move) return;
+    event.preventDefault();
+    const step = event.shiftKey ? 10 : 1;
+    chosen = clampCell({ row: from.row + move[0] * step, column: from.column + move[1] * step }, size);
+    markCell(chosen);
+    // Explain where the arrows stop, not every cell they pass.
+    clearTimeout(moveTimer);
+    moveTimer = setTimeout(function () { explain(chosen); }, 300);
+  });
+
+  explainForm.querySelector("#explain-channel").addEventListener("change", function () {
+    explainForm.requestSubmit();
+  });
+
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target === result) {
+      fitExplainForm();
+      if (chosen) {
+        // Same cell on the new output (kept inside it), explained again.
+        explain(clampCell(chosen, outputSize()));
+      }
+    } else if (event.detail.target.id === "explanation") {
+      // The window is drawn once the server has said where it is; the chosen cell is
+      // left alone (the arrows may have moved on while this answer was coming).
+      if (document.getElementById("explained")) markWindow();
+    }
+  });
+
+  fitExplainForm();
+})();

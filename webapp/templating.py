@@ -1,0 +1,119 @@
+"""Templating: the Jinja2 environment every page and fragment is rendered with.
+
+Pages extend ``templates/base.html`` (the nav bar, the stylesheet, htmx and its settings);
+fragments for htmx live in ``templates/partials/`` and are bare, so one route renders the
+page or the fragment from the same context. No template holds a script or a style: the
+Content-Security-Policy (`webapp.security`) forbids inline ones, so behaviour lives in
+``static/js/`` and looks in ``static/css/``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from webapp import __version__
+from webapp.negotiation import preferred_media_type
+
+NAV: tuple[tuple[str, str], ...] = (
+    ("/lesson/padding", "Padding lesson"),
+    ("/convolve", "Convolve"),
+    ("/receptive-field", "Receptive field"),
+    ("/reconstruct", "Autoencoder"),
+    ("/models", "Models"),
+    ("/docs", "API"),
+)
+"""The nav bar, in the order of the lesson: each page builds on the one before."""
+
+HTMX_CONFIG: dict[str, Any] = {
+    # htmx's security notes: no eval (hx-on, js: values), requests to this origin only,
+    # no <script> run from fragments, and the indicator styles come from our stylesheet.
+    "allowEval": False,
+    "allowScriptTags": False,
+    "selfRequestsOnly": True,
+    "includeIndicatorStyles": False,
+    # The routes answer htmx with fragments (HX-Request), so a history restore must ask
+    # for the whole page like a browser would.
+    "historyRestoreAsHxRequest": False,
+    # Problems (4xx, 503) come back as fragments that name the field at fault and are
+    # swapped next to it (webapp.problems); other failures are left to the console.
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "(4..|503)", "swap": True, "error": False},
+        {"code": "...", "swap": False, "error": True},
+    ],
+}
+
+
+@lru_cache(maxsize=8)
+def templates_for(directory: Path) -> Jinja2Templates:
+    """The templates in ``directory``, with convlens's filters and globals."""
+    templates = Jinja2Templates(directory=directory)
+    environment = templates.env
+    environment.filters["number"] = number
+    environment.filters["count"] = count
+    environment.globals["nav"] = NAV
+    environment.globals["htmx_config"] = json.dumps(HTMX_CONFIG, separators=(",", ":"))
+    environment.globals["version"] = __version__
+    return templates
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """``name`` rendered for ``request``; pages and fragments vary with HX-Request."""
+    settings = request.app.state.settings
+    response = templates_for(settings.templates_dir).TemplateResponse(
+        request, name, {"path": request.url.path, **context}, status_code=status_code,
+        headers={"Vary": "Accept, HX-Request", **(headers or {})},
+    )
+    return response
+
+
+def wants_page(request: Request) -> bool:
+    """Whether a browser is navigating (following a link, posting a form without
+    JavaScript), so that the answer is shown as a page: it says so with
+    ``Sec-Fetch-Dest: document`` and prefers ``text/html``. Programs keep their JSON."""
+    if request.headers.get("sec-fetch-dest", "").lower() != "document":
+        return False
+    accept = request.headers.get("accept")
+    return preferred_media_type(accept, ["application/json", "text/html"]) == "text/html"
+
+
+def number(value: float | int | None, digits: int = 6) -> str:
+    """A number as a learner would write it: ``2`` not ``2.0``, ``0.0625``, ``-3.5``.
+
+    >>> [number(2.0), number(-0.0), number(1 / 16), number(1 / 3), number(1234567.0)]
+    ['2', '0', '0.0625', '0.333333', '1234567']
+    >>> number(None)
+    '-'
+    """
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.{digits}g}"
+
+
+def count(value: int) -> str:
+    """A large count with thousands separators: ``840,301,718,040``.
+
+    >>> count(8235216)
+    '8,235,216'
+    """
+    return f"{value:,}"
