@@ -63,6 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     convolve.add_argument("--color", default="rgb", choices=["rgb", "gray"])
     convolve.add_argument("--display", choices=["clip", "abs", "normalize", "diverging"])
     convolve.add_argument("--json", action="store_true", help="print the arithmetic as JSON")
+
+    reconstruct = commands.add_parser(
+        "reconstruct", help="rebuild a drawn digit with an MNIST autoencoder",
+        description="Prepare a drawing as MNIST digits were made, run an autoencoder and "
+        "write its 28x28 reconstruction as PNG.",
+    )
+    reconstruct.add_argument("image", type=Path, help="a drawing of one digit, any size")
+    reconstruct.add_argument("-o", "--output", type=Path, required=True,
+                             help="the reconstruction (28x28 PNG)")
+    reconstruct.add_argument("--model", default="seed", help="model name (default: %(default)s)")
+    reconstruct.add_argument("--noise", type=float, default=0.0,
+                             help="noise added to the input, 0..1 (default: %(default)s)")
+    reconstruct.add_argument("--input-output", type=Path,
+                             help="also write the 28x28 input the model received")
     return parser
 
 
@@ -71,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "convolve":
             return _convolve(args)
+        if args.command == "reconstruct":
+            return _reconstruct(args)
         return _serve(args)
     except ConvlensError as error:
         print(f"convlens: {error.message}", file=sys.stderr)
@@ -83,6 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
     uvicorn.run(
         "webapp.main:app", host=args.host, port=args.port, workers=args.workers,
         reload=args.reload,
+        access_log=False,  # convlens writes its own, with request ids and timings
     )
     return 0
 
@@ -120,4 +137,23 @@ def _convolve(args: argparse.Namespace) -> int:
         print(f"{args.image} {shape} -> {args.output} {out_shape}")
         print(f"  height: {result.convolution.rows.formula}")
         print(f"  width:  {result.convolution.columns.formula}")
+    return 0
+
+
+def _reconstruct(args: argparse.Namespace) -> int:
+    from webapp.autoencoders import ModelRegistry
+    from webapp.images import encode_image
+    from webapp.reconstruction import ReconstructOptions, reconstruct_drawing, to_gray_pixels
+    from webapp.settings import get_settings
+
+    settings = get_settings()
+    models = ModelRegistry(settings.model_dir, providers=settings.providers)
+    options = ReconstructOptions(model=args.model, noise=args.noise)
+    result = reconstruct_drawing(args.image.read_bytes(), options, models, settings)
+    args.output.write_bytes(encode_image(to_gray_pixels(result.output)))
+    if args.input_output:
+        args.input_output.write_bytes(encode_image(to_gray_pixels(result.digit)))
+    code = "x".join(map(str, result.latent.shape))
+    print(f"{args.image} -> {args.output} with {result.model.name} on {result.model.provider}: "
+          f"BCE {result.bce:.4f}, MSE {result.mse:.4f}, code {code}")
     return 0

@@ -17,7 +17,9 @@ def get_app_settings(request: Request) -> Settings:
 
 
 def get_work_queue(request: Request) -> WorkQueue:
+    """The heavy routes' work queue; refuses at once (503) when it is already full."""
     queue: WorkQueue = request.app.state.work_queue
+    queue.refuse_if_full()
     return queue
 
 

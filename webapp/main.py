@@ -2,38 +2,64 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from webapp import __version__
+from webapp.autoencoders import ModelRegistry
 from webapp.limits import BodySizeLimit
+from webapp.observability import AccessLog, Metrics
 from webapp.problems import install_problem_handlers
-from webapp.routes import convolve, health, kernels
+from webapp.routes import convolve, health, kernels, metrics, pages, reconstruct
 from webapp.security import SecurityHeaders
 from webapp.settings import Settings, get_settings
 from webapp.workqueue import WorkQueue
 
 DESCRIPTION = """
 convlens makes the layers of a convolutional network visible: kernels, stride, padding,
-dilation and receptive fields on your own photos, with the arithmetic filled in.
+dilation and receptive fields on your own photos, with the arithmetic filled in; and an
+autoencoder trained on MNIST that rebuilds a digit you draw, layer by layer.
 
 Errors are RFC 9457 `application/problem+json` documents naming the field at fault.
 """
 
 
+def _log_to_stderr() -> None:
+    """convlens's own log lines (access log, provider warnings) go to stderr, once."""
+    logger = logging.getLogger("convlens")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A convlens app; ``settings`` defaults to the environment's (`CONVLENS_*`)."""
     settings = settings or get_settings()
+    _log_to_stderr()
+    app_metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.work_queue = WorkQueue(
+        app.state.models = ModelRegistry(
+            settings.model_dir,
+            providers=settings.providers,
+            require_gpu=settings.require_gpu,
+            skip_broken=settings.skip_broken_models,
+        )
+        queue = app.state.work_queue = WorkQueue(
             workers=settings.workers,
             queue_length=settings.queue_length,
             timeout_seconds=settings.request_timeout_seconds,
         )
+        app_metrics.follow(depth=lambda: queue.depth, rejected=lambda: queue.rejected)
+        for model in app.state.models:
+            app_metrics.provider.labels(model.name, model.provider).set(1)
         try:
             yield
         finally:
@@ -46,12 +72,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = app_metrics
     install_problem_handlers(app)
-    for module in (health, kernels, convolve):
+    for module in (health, kernels, convolve, reconstruct, pages, metrics):
         app.include_router(module.router)
-    # The last added runs first: security headers wrap every answer, the 413 included.
+    app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    # The last added runs first: the access log times and counts every answer, and
+    # security headers wrap every answer, the 413 included.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(AccessLog, metrics=app_metrics)
     return app
 
 

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         "default: every GPU provider available, then CPU.",
     )
     require_gpu: bool = Field(False, description="Refuse to start without a GPU provider.")
+    skip_broken_models: bool = Field(
+        False,
+        description="Start even when a model file is missing or corrupt, marking it "
+        "unavailable in /health and /models (default: refuse to start, naming the file).",
+    )
     static_dir: Path = Field(PROJECT_ROOT / "static", description="Static files (htmx, css).")
     templates_dir: Path = Field(PROJECT_ROOT / "templates", description="Jinja2 templates.")
 

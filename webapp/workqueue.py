@@ -34,16 +34,29 @@ class WorkQueue:
         """Requests running or waiting now."""
         return self._in_flight
 
+    def refuse_if_full(self) -> None:
+        """`ServerBusy` now, before a heavy request's body is even read, if no place is free.
+
+        `run` decides for good; this early check only spares a full server the work of
+        parsing uploads it would refuse anyway.
+        """
+        with self._lock:
+            if self._in_flight >= self._capacity:
+                raise self._busy()
+
+    def _busy(self) -> ServerBusy:
+        self.rejected += 1
+        return ServerBusy(
+            f"convlens is busy ({self._in_flight} requests running or waiting); "
+            "try again in a moment.",
+            retry_after_seconds=1,
+        )
+
     async def run(self, function: Callable[..., Result], *args: Any) -> Result:
         """``function(*args)`` on a worker thread, or `ServerBusy` when full or too slow."""
         with self._lock:
             if self._in_flight >= self._capacity:
-                self.rejected += 1
-                raise ServerBusy(
-                    f"convlens is busy ({self._in_flight} requests running or waiting); "
-                    "try again in a moment.",
-                    retry_after_seconds=1,
-                )
+                raise self._busy()
             self._in_flight += 1
         try:
             future = self._executor.submit(function, *args)

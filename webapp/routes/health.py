@@ -8,15 +8,16 @@ import cv2
 from fastapi import APIRouter, Request
 
 from webapp import __version__
-from webapp.dependencies import WorkQueueDep
+from webapp.workqueue import WorkQueue
 
 router = APIRouter(tags=["service"])
 
 
 @router.get("/health", summary="Liveness, version, engine and queue depth")
-async def health(request: Request, queue: WorkQueueDep) -> dict[str, Any]:
-    # Answered on the event loop without touching the work queue, so it stays fast
-    # while heavy requests are running.
+async def health(request: Request) -> dict[str, Any]:
+    # Answered on the event loop without waiting for the work queue, so it stays fast
+    # (and never refused) while heavy requests are running.
+    queue: WorkQueue = request.app.state.work_queue
     answer: dict[str, Any] = {
         "status": "ok",
         "version": __version__,

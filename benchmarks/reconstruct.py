@@ -1,0 +1,142 @@
+"""Benchmark the autoencoders: in-process latency, and /reconstruct against /health over HTTP.
+
+    python benchmarks/reconstruct.py            # about a minute
+    python benchmarks/reconstruct.py --seconds 3
+
+1. In-process latency of each model (`Autoencoder.run`) at batch 1 and batch 256, median of
+   many runs, with the time per digit. Target: batch 1 under 1 ms on the CPU.
+2. HTTP throughput of `POST /reconstruct` (a 280x280 PNG drawing: decoding, MNIST
+   preprocessing, the seed model and the JSON answer) against `GET /health` on the same
+   one-worker uvicorn server, measured alternately in one run with the same concurrency.
+   Target: /reconstruct at least half of /health's requests per second, i.e. the model and
+   the preprocessing cost no more than the framework does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.drawings import drawing, holdout_digits  # noqa: E402
+from webapp.autoencoders import ModelRegistry  # noqa: E402
+from webapp.settings import Settings  # noqa: E402
+
+
+def latency_table() -> None:
+    models = ModelRegistry(Settings().model_dir, providers="cpu")
+    digits = holdout_digits()[0][:256].astype(np.float32) / 255.0
+    print("1. In-process latency (CPU), median")
+    print(f"{'model':>8} {'params':>7} {'batch 1 ms':>11} {'batch 256 ms':>13} {'per digit ms':>13}"
+          f" {'target':>8}")
+    for model in models:
+        one = digits[:1]
+        for _ in range(20):
+            model.run(one)
+        singles = []
+        for _ in range(300):
+            started = time.perf_counter()
+            model.run(one)
+            singles.append(time.perf_counter() - started)
+        batches = []
+        for _ in range(7):
+            started = time.perf_counter()
+            model.run(digits)
+            batches.append(time.perf_counter() - started)
+        single, batch = statistics.median(singles) * 1000, statistics.median(batches) * 1000
+        flag = "ok" if single < 1.0 else "MISSED"
+        print(f"{model.name:>8} {model.params:>7} {single:>11.3f} {batch:>13.1f} "
+              f"{batch / 256:>13.4f} {'< 1 ms':>8} {flag}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def throughput(send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+                     client: httpx.AsyncClient, seconds: float, concurrency: int) -> float:
+    """Requests per second that ``concurrency`` clients get answered with 200."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            response = await send(client)
+            assert response.status_code == 200, response.text
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done / (time.perf_counter() - started)
+
+
+async def http_table(base: str, seconds: float, concurrency: int) -> None:
+    picture = drawing()
+
+    async def health(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.get(f"{base}/health")
+
+    async def reconstruct(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.post(f"{base}/reconstruct",
+                                 files={"image": ("d.png", picture, "image/png")},
+                                 data={"model": "seed"})
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        await throughput(health, client, 0.5, concurrency)  # warm-up
+        await throughput(reconstruct, client, 0.5, concurrency)
+        health_rates, reconstruct_rates = [], []
+        for _ in range(3):  # alternate, so that both see the same machine
+            health_rates.append(await throughput(health, client, seconds, concurrency))
+            reconstruct_rates.append(await throughput(reconstruct, client, seconds, concurrency))
+    health_rate, reconstruct_rate = statistics.median(health_rates), statistics.median(
+        reconstruct_rates)
+    ratio = reconstruct_rate / health_rate
+    print(f"\n2. HTTP throughput, one uvicorn worker, {concurrency} concurrent clients:")
+    print(f"   GET /health {health_rate:.0f} req/s, POST /reconstruct {reconstruct_rate:.0f} req/s"
+          f": ratio {ratio:.2f} (target >= 0.5) {'ok' if ratio >= 0.5 else 'MISSED'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="per measurement")
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    latency_table()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "webapp.main:app", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        asyncio.run(http_table(base, args.seconds, args.concurrency))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

