@@ -1,5 +1,5 @@
 """The pages: home, the padding lesson, /convolve and its per-cell explanation, the
-receptive field of a stack.
+receptive field of a stack, and the autoencoder's /reconstruct.
 
 Routes stay thin: read the query or the form, call the core, render a template. A request
 made by htmx (``HX-Request``) gets only the fragment that changes; anyone else gets the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from webapp.padding import PADDING_MODES, source_index
 from webapp.photos import PhotoResult, convolve_photo, sample_photo
 from webapp.pooling import pool_window, reduce_window
 from webapp.routes.convolve import read_photo_request, render_convolve
+from webapp.routes.reconstruct import ModelsDep, layer_table, samples
 from webapp.settings import Settings
 from webapp.templating import number, render
 
@@ -541,3 +543,44 @@ def _square_picture(path: Path, size: int) -> str:
         image = ImageOps.fit(opened.convert("RGB"), (size, size), Image.Resampling.BOX)
     return data_url(encode_image(np.asarray(image)), "png")
 
+
+
+# --- /reconstruct --------------------------------------------------------------------------
+
+
+@router.get("/reconstruct")
+async def reconstruct_page(
+    request: Request, settings: SettingsDep, queue: WorkQueueDep, models: ModelsDep
+) -> Response:
+    """Draw a digit and see what an autoencoder keeps of it (``?model=wide`` picks one).
+
+    The drawing itself goes to POST /reconstruct (`webapp.routes.reconstruct`), which answers
+    the page with a fragment. Here: the form, the chosen model's layer table, and the
+    lesson's figure, ten held-out digits and their reconstructions. htmx asking again (the
+    model changed) gets only that figure, and with ``inside`` the model's table as well
+    (asked for while nothing is drawn: a drawing's answer brings its own table).
+    """
+    available = list(models)
+    name = request.query_params.get("model") or (available[0].name if available else None)
+    model = models.get(name) if name is not None else None
+    figure = None
+    if model is not None:
+        digits = await samples(settings, models, queue, count=10, model=model.name)
+        figure = {"model": model.name, "digits": digits}
+    inside = layer_table(model, {}) if model is not None else None
+    if wants_fragment(request):
+        return render(request, "partials/reconstruct_samples.html", {
+            "figure": figure,
+            "inside_out_of_band": inside if "inside" in request.query_params else None,
+        })
+    context = {
+        "models": [candidate.describe() for candidate in available],
+        "unavailable": models.unavailable,
+        "chosen": model,
+        "figure": figure,
+        "inside": inside,
+        # The noise's seed: the same noisy digit for every model and every redraw, until
+        # the learner asks for new noise.
+        "seed": secrets.randbelow(2**31),
+    }
+    return render(request, "reconstruct.html", context)
