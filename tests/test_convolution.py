@@ -187,3 +187,23 @@ def test_large_separable_kernel_takes_the_separable_path() -> None:
     assert convolve(image, gaussian, stride=2).engine == "opencv-polyphase"
     wide = np.outer(np.arange(1, 10), np.arange(1, 10)).astype(np.float64)
     assert convolve(image, wide, stride=2).engine == "opencv-separable-polyphase"
+
+
+@pytest.mark.parametrize(
+    ("stride", "dilation", "padding"), [(1, 9, "same"), (3, 7, 30), (2, 40, 90)]
+)
+def test_huge_dilations_take_the_shift_and_add_path(
+    stride: int, dilation: int, padding: str | int
+) -> None:
+    rng = np.random.default_rng(5)
+    image = rng.random((23, 19, 3)).astype(np.float32)
+    kernel = rng.standard_normal((3, 4))
+    result = convolve(image, kernel, stride=stride, dilation=dilation,  # type: ignore[arg-type]
+                      padding=padding)  # type: ignore[arg-type]
+    assert result.engine == "numpy-shift-and-add"
+    expected = reference_correlate(
+        image.astype(np.float64), kernel, stride=stride, dilation=dilation,
+        rows=(result.rows.padding_lo, result.rows.padding_hi),
+        columns=(result.columns.padding_lo, result.columns.padding_hi), mode="zeros",
+    )
+    assert_allclose(result.output, expected, atol=1e-4)

@@ -161,6 +161,12 @@ def _correlate(
         image, (rows.padding_lo, rows.padding_hi), (columns.padding_lo, columns.padding_hi), mode
     )
     row_pieces, column_pieces = _axis_pieces(rows), _axis_pieces(columns)
+    if len(row_pieces) * len(column_pieces) > len(row_pieces[0].taps) * len(
+        column_pieces[0].taps
+    ) * MAX_PIECES_PER_TAP:
+        # A huge dilation splits into thousands of tiny pieces, each a Python-level call;
+        # one strided view per kernel tap is then far cheaper.
+        return _shift_and_add(padded, kernel, rows, columns, dtype), "numpy-shift-and-add"
     row_spans = [_span(piece, rows.output) for piece in row_pieces]
     column_spans = [_span(piece, columns.output) for piece in column_pieces]
     padded = _extend_to(
@@ -196,6 +202,33 @@ def _correlate(
                 ] += result
     assert output is not None  # every axis has at least one piece
     return output, "opencv-separable-polyphase" if used_separable else "opencv-polyphase"
+
+
+MAX_PIECES_PER_TAP = 4
+"""Past this many pieces per kernel tap, `_shift_and_add` beats the phase split."""
+
+
+def _shift_and_add(
+    padded: Cells,
+    kernel: NDArray[np.float64],
+    rows: AxisArithmetic,
+    columns: AxisArithmetic,
+    dtype: type[np.float32] | type[np.float64],
+) -> FloatArray:
+    """The textbook way: for each tap, add weight x (the input cells it reads, as a view)."""
+    output = np.zeros((rows.output, columns.output, *padded.shape[2:]), dtype=dtype)
+    for u in range(kernel.shape[0]):
+        top = u * rows.dilation
+        for v in range(kernel.shape[1]):
+            if kernel[u, v] == 0:
+                continue
+            left = v * columns.dilation
+            cells = padded[
+                top : top + rows.stride * (rows.output - 1) + 1 : rows.stride,
+                left : left + columns.stride * (columns.output - 1) + 1 : columns.stride,
+            ]
+            output += dtype(kernel[u, v]) * cells
+    return output
 
 
 def _as_floats(cells: Cells, dtype: type[np.float32] | type[np.float64]) -> FloatArray:

@@ -112,11 +112,17 @@ def decode_image(
     Alpha is dropped, palettes expanded, CMYK converted, 16-bit gray scaled to 8 bits.
     """
     image = open_image(data, max_pixels=max_pixels, field=field)
+    try:
+        # Counting a GIF's frames reads every later frame's header: a truncated file
+        # fails here, after its first frame decoded fine. One frame is what we use anyway.
+        frames = int(getattr(image, "n_frames", 1))
+    except Exception:
+        frames = 1
     return DecodedImage(
         pixels=to_array(_upright(image), color),
         format=image.format or "?",
         original_mode=image.mode,
-        frames=int(getattr(image, "n_frames", 1)),
+        frames=frames,
     )
 
 
