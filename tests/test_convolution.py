@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 from scipy import signal
 
 from tests.reference import reference_correlate
-from webapp.arithmetic import axis_arithmetic
+from webapp.arithmetic import Padding, axis_arithmetic
 from webapp.convolution import _axis_pieces, convolve, explain_cell
 from webapp.errors import InvalidArithmetic, InvalidKernel
 from webapp.padding import PADDING_MODES
@@ -193,13 +193,12 @@ def test_large_separable_kernel_takes_the_separable_path() -> None:
     ("stride", "dilation", "padding"), [(1, 9, "same"), (3, 7, 30), (2, 40, 90)]
 )
 def test_huge_dilations_take_the_shift_and_add_path(
-    stride: int, dilation: int, padding: str | int
+    stride: int, dilation: int, padding: Padding
 ) -> None:
     rng = np.random.default_rng(5)
     image = rng.random((23, 19, 3)).astype(np.float32)
     kernel = rng.standard_normal((3, 4))
-    result = convolve(image, kernel, stride=stride, dilation=dilation,  # type: ignore[arg-type]
-                      padding=padding)  # type: ignore[arg-type]
+    result = convolve(image, kernel, stride=stride, dilation=dilation, padding=padding)
     assert result.engine == "numpy-shift-and-add"
     expected = reference_correlate(
         image.astype(np.float64), kernel, stride=stride, dilation=dilation,
