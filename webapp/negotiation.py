@@ -6,6 +6,10 @@ everyone else gets what their ``Accept`` header prefers among what the route off
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
 from starlette.requests import Request
 
 
@@ -56,3 +60,14 @@ def _quality(accept: str, offer: str) -> float:
         if specificity > best_specificity:
             best, best_specificity = quality, specificity
     return best
+
+
+def json_of(build: Callable[..., Any], *args: Any) -> bytes:
+    """``build(*args)`` encoded as JSON bytes, as `JSONResponse` would encode it.
+
+    Heavy routes call this on the work queue: building an answer encodes pictures and
+    serialises thousands of numbers, work that must not stall the event loop (and /health).
+    """
+    return json.dumps(
+        build(*args), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode("utf-8")

@@ -21,7 +21,7 @@ from webapp.dependencies import SettingsDep, WorkQueueDep
 from webapp.errors import InvalidInput
 from webapp.images import MEDIA_TYPES, OutputFormat, data_url, encode_image
 from webapp.kernels import PRESETS
-from webapp.negotiation import preferred_media_type, wants_fragment
+from webapp.negotiation import json_of, preferred_media_type, wants_fragment
 from webapp.numeric import convolve_numbers
 from webapp.options import SAMPLE_NAMES, NumericRequest, PhotoOptions
 from webapp.photos import PhotoResult, convolve_photo, sample_photo
@@ -95,14 +95,16 @@ async def convolve(request: Request, settings: SettingsDep, queue: WorkQueueDep)
     data, options, _ = await read_photo_request(request, settings)
     result = await queue.run(convolve_photo, data, options, settings)
     headers = {"Server-Timing": _server_timing(result), "Vary": "Accept, HX-Request"}
-    if wants_fragment(request):
-        return render_convolve(request, settings, result, fragment=True, headers=headers)
-    if wants_page(request):  # the form posted by a browser without JavaScript
-        return render_convolve(request, settings, result, fragment=False, headers=headers)
+    fragment = wants_fragment(request)
+    if fragment or wants_page(request):  # htmx, or a browser without JavaScript
+        view = await queue.run(result_view, result)
+        return render_convolve(request, settings, result, fragment=fragment, headers=headers,
+                               view=view)
     image_type = MEDIA_TYPES[options.format]
     chosen = preferred_media_type(request.headers.get("accept"), [image_type, "application/json"])
     if chosen == "application/json":
-        return JSONResponse(photo_answer(result), headers=headers)
+        body = await queue.run(json_of, photo_answer, result)
+        return Response(body, media_type="application/json", headers=headers)
     return Response(result.encoded, media_type=image_type, headers=headers)
 
 
@@ -202,9 +204,13 @@ def render_convolve(
     *,
     fragment: bool,
     headers: dict[str, str] | None = None,
+    view: dict[str, Any] | None = None,
 ) -> Response:
-    """The /convolve page with ``result`` in it, or (for htmx) the result fragment alone."""
-    context = {"view": result_view(result)}
+    """The /convolve page with ``result`` in it, or (for htmx) the result fragment alone.
+
+    ``view`` is `result_view(result)`, when the caller already built it off the event loop.
+    """
+    context = {"view": view if view is not None else result_view(result)}
     if fragment:
         return render(request, "partials/convolve_result.html", context, headers=headers)
     return render(request, "convolve.html", {**context, **_form_context(result.options, settings)},

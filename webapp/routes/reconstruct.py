@@ -23,7 +23,7 @@ from webapp.display import DIVERGING_COLOURS
 from webapp.errors import InvalidInput
 from webapp.featuremaps import feature_grid, grid_shape
 from webapp.images import data_url, encode_image
-from webapp.negotiation import preferred_media_type, wants_fragment
+from webapp.negotiation import json_of, preferred_media_type, wants_fragment
 from webapp.providers import is_gpu
 from webapp.reconstruction import (
     PixelsRequest,
@@ -102,14 +102,22 @@ async def reconstruct(
             f"(`pixels`), not {kind or 'an untyped body'}.",
             field="body",
         )
+    # Building an answer encodes pictures: on the work queue too, never on the event loop.
     if fragment:
-        compared = await queue.run(_every_model, result, options, models)
-        return render(request, "partials/reconstruct_result.html",
-                      {"view": reconstruction_view(result, options, compared)})
+        view = await queue.run(_view_of_every_model, result, options, models)
+        return render(request, "partials/reconstruct_result.html", {"view": view})
     chosen = preferred_media_type(request.headers.get("accept"), ["application/json", "image/png"])
     if chosen == "image/png":
-        return Response(encode_image(to_gray_pixels(result.output)), media_type="image/png")
-    return JSONResponse(reconstruction_answer(result))
+        picture = await queue.run(encode_image, to_gray_pixels(result.output))
+        return Response(picture, media_type="image/png")
+    body = await queue.run(json_of, reconstruction_answer, result)
+    return Response(body, media_type="application/json")
+
+
+def _view_of_every_model(
+    result: Reconstruction, options: ReconstructOptions, models: ModelRegistry
+) -> dict[str, Any]:
+    return reconstruction_view(result, options, _every_model(result, options, models))
 
 
 def digit_answer(values: NDArray[np.float32]) -> dict[str, Any]:
