@@ -13,7 +13,7 @@ from webapp import __version__
 from webapp.autoencoders import ModelRegistry
 from webapp.limits import BodySizeLimit
 from webapp.observability import AccessLog, Metrics
-from webapp.problems import install_problem_handlers
+from webapp.problems import PROBLEM_RESPONSES, install_problem_handlers
 from webapp.routes import convolve, health, kernels, metrics, pages, reconstruct
 from webapp.security import SecurityHeaders
 from webapp.settings import Settings, get_settings
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
     )
     app.state.settings = settings
     app.state.metrics = app_metrics

@@ -45,6 +45,38 @@ def _slug(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; `field` names the request field at fault.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "field": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+# Documented on every operation (FastAPI's own 422 schema does not describe these bodies).
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+    }
+    for status, description in [
+        (400, "A malformed request body (e.g. broken multipart data)."),
+        (404, "An unknown kernel preset or model; the answer lists the valid names."),
+        (413, "A body or an image over the limits."),
+        (415, "An image format outside PNG, JPEG, WebP, GIF and BMP."),
+        (422, "A field breaks a rule; the answer names it."),
+        (503, "Busy (see Retry-After), too slow, or a model that failed to load."),
+    ]
+}
+
+
 def problem_body(
     status: int, title: str, detail: str, *, code: str, field: str | None = None,
     errors: list[dict[str, Any]] | None = None,
