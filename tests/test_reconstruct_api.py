@@ -216,9 +216,27 @@ def test_a_gpu_provider_that_cannot_load_falls_back_to_the_cpu(
 ) -> None:
     with caplog.at_level(logging.WARNING, "convlens"), \
             TestClient(create_app(Settings(providers="cuda,cpu"))) as client:
-        assert client.get("/health").json()["models"]["seed"]["active"] == "CPUExecutionProvider"
+        health = client.get("/health").json()
+        assert health["models"]["seed"]["active"] == "CPUExecutionProvider"
+        assert "CUDAExecutionProvider" in health["providers"]["warnings"][0]
         assert post_drawing(client, drawing()).status_code == 200
     assert "CUDAExecutionProvider is not in this onnxruntime" in caplog.text
+
+
+def test_a_provider_that_fails_inside_onnxruntime_falls_back_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A GPU provider that onnxruntime lists but cannot use: simulated by making this CPU
+    build claim CUDA, whose session creation then fails. Every model must still run."""
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    with TestClient(create_app(Settings())) as client:
+        health = client.get("/health").json()
+    assert health["providers"]["requested"] == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert health["models"]["seed"]["active"] == "CPUExecutionProvider"
+    assert any("running on the CPU" in w for w in health["providers"]["warnings"])
 
 
 def test_require_gpu_refuses_to_start_on_a_cpu_machine() -> None:

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from webapp.errors import ModelUnavailable, UnknownName
 from webapp.onnxfile import MalformedOnnx, initializer_shapes
-from webapp.providers import ALIASES, choose_providers, is_gpu
+from webapp.providers import ALIASES, CPU, choose_providers, is_gpu
 
 logger = logging.getLogger("convlens")
 
@@ -196,11 +196,12 @@ class ModelRegistry:
         available = onnxruntime.get_available_providers()
         self.available_providers = list(available)
         self.requested_providers = choose_providers(available, providers)
+        self.warnings: list[str] = []
         for name in (providers or "").split(","):
             full_name = ALIASES.get(name.strip().lower(), name.strip())
             if full_name and full_name not in available:
-                logger.warning("CONVLENS_PROVIDERS: %s is not in this onnxruntime (%s); skipped",
-                               full_name, ", ".join(available))
+                self._warn(f"CONVLENS_PROVIDERS: {full_name} is not in this onnxruntime "
+                           f"({', '.join(available)}); skipped")
         self.models: dict[str, Autoencoder] = {}
         self.unavailable: dict[str, str] = {}
         paths = sorted(model_dir.glob("*.onnx"), key=_model_order)
@@ -211,7 +212,7 @@ class ModelRegistry:
             logger.error(message)
         for path in paths:
             try:
-                model = Autoencoder(path.stem, path, self.requested_providers)
+                model = self._load(path)
             except ModelLoadError as error:
                 if not skip_broken:
                     raise
@@ -220,8 +221,8 @@ class ModelRegistry:
                 continue
             wanted_gpu = [p for p in self.requested_providers if is_gpu(p)]
             if wanted_gpu and not any(is_gpu(p) for p in model.providers):
-                logger.warning("model %s: %s failed to load; running on the CPU",
-                               path.stem, ", ".join(wanted_gpu))
+                self._warn(f"model {path.stem}: {', '.join(wanted_gpu)} failed to load; "
+                           "running on the CPU")
             self.models[path.stem] = model
         if require_gpu and not any(
             is_gpu(p) for model in self.models.values() for p in model.providers
@@ -230,6 +231,24 @@ class ModelRegistry:
                 "CONVLENS_REQUIRE_GPU is set but no model runs on a GPU provider (available: "
                 f"{self.available_providers}). Install onnxruntime-gpu with CUDA, or unset it."
             )
+
+    def _load(self, path: Path) -> Autoencoder:
+        """The model at ``path`` on the requested providers, or on the CPU alone when a GPU
+        provider makes the session fail outright (onnxruntime usually falls back by itself,
+        but not for every failure)."""
+        try:
+            return Autoencoder(path.stem, path, self.requested_providers)
+        except ModelLoadError as error:
+            if not any(is_gpu(provider) for provider in self.requested_providers):
+                raise
+            model = Autoencoder(path.stem, path, [CPU])
+            self._warn(f"model {path.stem}: GPU providers failed ({error}); running on the CPU")
+            return model
+
+    def _warn(self, message: str) -> None:
+        """A warning for the log and for /health, where an operator looks first."""
+        logger.warning(message)
+        self.warnings.append(message)
 
     def __iter__(self) -> Iterator[Autoencoder]:
         return iter(self.models.values())
@@ -250,6 +269,7 @@ class ModelRegistry:
             "providers": {
                 "available": self.available_providers,
                 "requested": self.requested_providers,
+                "warnings": self.warnings,
             },
             "models": {
                 **{
