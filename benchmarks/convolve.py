@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import statistics
 import sys
 import time
@@ -111,7 +112,9 @@ def end_to_end(size: int, repeats: int) -> None:
     kernel9 = kernel9 + np.random.default_rng(1).standard_normal((9, 9)) * 1e-3  # not separable
     weights = str(kernel9.tolist())
 
-    with TestClient(create_app()) as client:
+    app = create_app()
+    logging.getLogger("convlens.access").setLevel(logging.WARNING)  # one line per request
+    with TestClient(app) as client:
         def request(stride: int, weights: str = weights) -> Callable[[], object]:
             def send() -> object:
                 response = client.post(

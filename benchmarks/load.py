@@ -22,8 +22,6 @@ import asyncio
 import collections
 import io
 import random
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -36,6 +34,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.server import running_server  # noqa: E402
 from tests.drawings import drawing  # noqa: E402
 
 PRESETS = ["gaussian-blur", "sobel-x", "sharpen", "laplacian", "box-blur", "emboss"]
@@ -55,12 +54,6 @@ def photos() -> list[bytes]:
 
 def percentile(values: list[float], fraction: float) -> float:
     return float(np.percentile(values, fraction * 100)) if values else float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def watch_memory(pid: int, stop: threading.Event, peak: list[int]) -> None:
@@ -156,28 +149,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "webapp.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT,
-    )
     stop, peak = threading.Event(), [0]
-    watcher = threading.Thread(target=watch_memory, args=(server.pid, stop, peak), daemon=True)
-    watcher.start()
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        asyncio.run(run_load(base, args.clients, args.seconds))
-    finally:
-        stop.set()
-        server.terminate()
-        server.wait(timeout=20)
+    with running_server() as (base, server):
+        watcher = threading.Thread(target=watch_memory, args=(server.pid, stop, peak),
+                                   daemon=True)
+        watcher.start()
+        try:
+            asyncio.run(run_load(base, args.clients, args.seconds))
+        finally:
+            stop.set()
     ok = peak[0] < 1.5 * 1024**3
     print(f"server peak RSS {peak[0] / 1024**2:.0f} MiB: {'ok' if ok else 'MISSED'} (< 1.5 GB)")
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.server import running_server  # noqa: E402
 from tests.drawings import drawing, holdout_digits  # noqa: E402
 from webapp.autoencoders import ModelRegistry  # noqa: E402
 from webapp.settings import Settings  # noqa: E402
@@ -59,12 +58,6 @@ def latency_table() -> None:
         flag = "ok" if single < 1.0 else "MISSED"
         print(f"{model.name:>8} {model.params:>7} {single:>11.3f} {batch:>13.1f} "
               f"{batch / 256:>13.4f} {'< 1 ms':>8} {flag}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def throughput(send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
@@ -118,24 +111,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     latency_table()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "webapp.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with running_server("--workers", "1") as (base, _):
         asyncio.run(http_table(base, args.seconds, args.concurrency))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -160,6 +160,16 @@ def axis_arithmetic(
     )
 
 
+def padding_sides(rows: AxisArithmetic, columns: AxisArithmetic) -> dict[str, int]:
+    """Cells of padding on each side of an image, by name."""
+    return {
+        "top": rows.padding_lo,
+        "bottom": rows.padding_hi,
+        "left": columns.padding_lo,
+        "right": columns.padding_hi,
+    }
+
+
 def conv_parameters(
     kernel_height: int,
     kernel_width: int,

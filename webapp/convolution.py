@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic
+from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic, padding_sides
 from webapp.errors import InvalidKernel
 from webapp.padding import OPENCV_BORDER, Cells, PaddingMode, check_padding_fits, pad, source_index
 
@@ -55,12 +55,7 @@ class Convolution:
 
     def padding_sides(self) -> dict[str, int]:
         """Cells of padding on each side, by name."""
-        return {
-            "top": self.rows.padding_lo,
-            "bottom": self.rows.padding_hi,
-            "left": self.columns.padding_lo,
-            "right": self.columns.padding_hi,
-        }
+        return padding_sides(self.rows, self.columns)
 
 
 def convolve(

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic
+from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic, padding_sides
 from webapp.errors import InvalidArithmetic, InvalidInput
 
 PoolKind = Literal["max", "average"]
@@ -49,12 +49,7 @@ class Pooling:
 
     def padding_sides(self) -> dict[str, int]:
         """Cells of padding on each side, by name (like `webapp.convolution.Convolution`)."""
-        return {
-            "top": self.rows.padding_lo,
-            "bottom": self.rows.padding_hi,
-            "left": self.columns.padding_lo,
-            "right": self.columns.padding_hi,
-        }
+        return padding_sides(self.rows, self.columns)
 
 
 @dataclass(frozen=True)
