@@ -303,3 +303,13 @@ def test_openapi_documents_both_request_kinds(client: TestClient) -> None:
     content = schema["paths"]["/convolve"]["post"]["requestBody"]["content"]
     assert set(content) == {"multipart/form-data", "application/json"}
     assert "stride" in content["multipart/form-data"]["schema"]["properties"]
+
+
+def test_the_openapi_page_loads_nothing_from_outside(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert "https://" not in page.text  # no CDN, no fonts
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert "'self'" in page.headers["content-security-policy"]
+    assert "http" not in page.headers["content-security-policy"]

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from webapp import __version__
@@ -71,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
+        docs_url=None,  # served below from the vendored Swagger UI: nothing from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = app_metrics
@@ -78,6 +82,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, kernels, convolve, reconstruct, pages, metrics):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        """The OpenAPI page, with Swagger UI served from this origin (works offline)."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="convlens API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
     # The last added runs first: the access log times and counts every answer, and
     # security headers wrap every answer, the 413 included.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
