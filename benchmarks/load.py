@@ -34,8 +34,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.server import running_server  # noqa: E402
 from tests.drawings import drawing  # noqa: E402
+from tests.servers import running_server  # noqa: E402
 
 PRESETS = ["gaussian-blur", "sobel-x", "sharpen", "laplacian", "box-blur", "emboss"]
 

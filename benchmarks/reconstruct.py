@@ -28,8 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.server import running_server  # noqa: E402
 from tests.drawings import drawing, holdout_digits  # noqa: E402
+from tests.servers import running_server  # noqa: E402
 from webapp.autoencoders import ModelRegistry  # noqa: E402
 from webapp.settings import Settings  # noqa: E402
 

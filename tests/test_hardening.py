@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +26,7 @@ from PIL import Image
 from tests.conftest import encode, gradient_photo
 from tests.drawings import blank_drawing, drawing
 from tests.hostile import animated_gif, forged_png, image_in_mode, rotated_jpeg, truncated_png
+from tests.servers import running_server
 from webapp.main import create_app
 from webapp.settings import Settings
 
@@ -197,9 +196,6 @@ def test_a_request_over_its_time_limit_gets_503() -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """uvicorn in a subprocess, with a small body cap and queue, and its log file."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     log = tmp_path_factory.mktemp("server") / "server.log"
     environment = {
         **os.environ,
@@ -207,24 +203,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         "CONVLENS_WORKERS": "1",
         "CONVLENS_QUEUE_LENGTH": "1",
     }
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "webapp.main:app", "--host", "127.0.0.1",
-             "--port", str(port)],
-            cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    # uvicorn's own access log stays on: the check below reads every status it answered.
+    with log.open("w") as output, \
+            running_server("--log-level", "info", "--access-log", environment=environment,
+                           log=output) as (base, _):
         yield base, log
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
     text = log.read_text()
     assert "Traceback" not in text, text
     assert '"status": 500' not in text, text

@@ -1,4 +1,4 @@
-"""One convlens server for a benchmark: uvicorn in a subprocess on a free loopback port."""
+"""A convlens server for tests and benchmarks: uvicorn in a subprocess on a free loopback port."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
 import httpx
 
@@ -16,9 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def running_server(*uvicorn_options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start ``uvicorn webapp.main:app`` (default settings), wait for /health, yield
-    ``(base URL, process)``, and stop it afterwards."""
+def running_server(
+    *uvicorn_options: str,
+    environment: dict[str, str] | None = None,
+    log: IO[Any] | int = subprocess.DEVNULL,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``uvicorn webapp.main:app`` (settings from ``environment``, default: this
+    process's), wait for /health, yield ``(base URL, process)``, and stop it afterwards.
+    Its output goes to ``log`` (by default nowhere: convlens logs one line per request)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -26,7 +32,9 @@ def running_server(*uvicorn_options: str) -> Iterator[tuple[str, subprocess.Pope
         [sys.executable, "-m", "uvicorn", "webapp.main:app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log", *uvicorn_options],
         cwd=ROOT,
-        stderr=subprocess.DEVNULL,  # convlens's own access log: one line per request
+        env=environment,
+        stdout=log,
+        stderr=log if log is subprocess.DEVNULL else subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
