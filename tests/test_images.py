@@ -18,7 +18,7 @@ from tests.hostile import (
     truncated_png,
 )
 from webapp.errors import ImageTooLarge, InvalidImage, UnsupportedImageFormat
-from webapp.images import decode_image, encode_image
+from webapp.images import decode_image, encode_image, small_png
 
 CAP = 16_777_216
 
@@ -92,3 +92,27 @@ def test_outputs_carry_no_metadata(image_format: str) -> None:
     assert not reopened.getexif()
     assert "icc_profile" not in reopened.info
     assert reopened.size == (20, 40)
+
+
+@pytest.mark.parametrize(
+    ("shape", "mode"),
+    [((28, 28), "L"), ((9, 5, 1), "L"), ((7, 3, 2), "LA"), ((28, 28, 3), "RGB"),
+     ((4, 6, 4), "RGBA")],
+)
+def test_small_pngs_are_written_by_hand_and_read_back_exactly(
+    shape: tuple[int, ...], mode: str
+) -> None:
+    pixels = np.random.default_rng(len(shape)).integers(0, 256, shape, dtype=np.uint8)
+    encoded = encode_image(pixels)
+    assert encoded == small_png(pixels)  # the small-picture path was the one taken
+    reopened = Image.open(io.BytesIO(encoded))
+    assert reopened.format == "PNG" and reopened.mode == mode
+    expected = pixels.reshape(shape[:2]) if mode == "L" else pixels
+    assert np.array_equal(np.asarray(reopened), expected)
+
+
+def test_large_pngs_still_go_through_pillow() -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (80, 90, 3), dtype=np.uint8)
+    encoded = encode_image(pixels)
+    assert encoded != small_png(pixels)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encoded))), pixels)

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the app's settings and work queue, as typed aliases for routes."""
+"""FastAPI dependencies: the app's settings and work queue, as typed aliases for routes.
+
+They are ``async def`` although they never await: FastAPI runs a plain ``def`` dependency
+on its thread pool, a thread hop per request that costs far more than the lookup itself.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,13 @@ from webapp.settings import Settings
 from webapp.workqueue import WorkQueue
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     """The settings the app was created with (tests create apps with their own)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_work_queue(request: Request) -> WorkQueue:
+async def get_work_queue(request: Request) -> WorkQueue:
     """The heavy routes' work queue; refuses at once (503) when it is already full."""
     queue: WorkQueue = request.app.state.work_queue
     queue.refuse_if_full()

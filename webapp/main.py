@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from webapp import __version__
 from webapp.autoencoders import ModelRegistry
 from webapp.limits import BodySizeLimit
+from webapp.memory import keep_freed_buffers
 from webapp.observability import AccessLog, Metrics
 from webapp.problems import PROBLEM_RESPONSES, install_problem_handlers
 from webapp.routes import convolve, health, kernels, metrics, pages, reconstruct
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keep_freed_buffers()
         app.state.models = ModelRegistry(
             settings.model_dir,
             providers=settings.providers,

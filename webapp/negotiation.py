@@ -6,10 +6,10 @@ everyone else gets what their ``Accept`` header prefers among what the route off
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 
 
@@ -63,11 +63,10 @@ def _quality(accept: str, offer: str) -> float:
 
 
 def json_of(build: Callable[..., Any], *args: Any) -> bytes:
-    """``build(*args)`` encoded as JSON bytes, as `JSONResponse` would encode it.
+    """``build(*args)`` encoded as compact UTF-8 JSON.
 
     Heavy routes call this on the work queue: building an answer encodes pictures and
     serialises thousands of numbers, work that must not stall the event loop (and /health).
+    orjson writes those numbers about ten times faster than the standard library.
     """
-    return json.dumps(
-        build(*args), ensure_ascii=False, allow_nan=False, separators=(",", ":")
-    ).encode("utf-8")
+    return orjson.dumps(build(*args), option=orjson.OPT_NON_STR_KEYS)

@@ -8,8 +8,10 @@ core call, and a browser navigating to /models gets the models page.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
@@ -36,9 +38,11 @@ from webapp.reconstruction import (
 from webapp.templating import render, wants_page
 
 router = APIRouter(tags=["autoencoder"])
+T = TypeVar("T")
 
 
-def get_models(request: Request) -> ModelRegistry:
+async def get_models(request: Request) -> ModelRegistry:
+    """The loaded autoencoders (async: see `webapp.dependencies` for why)."""
     models: ModelRegistry = request.app.state.models
     return models
 
@@ -86,36 +90,49 @@ async def reconstruct(
     kind = media_type(request)
     fragment = wants_fragment(request)
     options: ReconstructOptions
+    compute: Callable[[], Reconstruction]
     if kind == "application/json":
         options = pixels = validated(PixelsRequest, await read_json(request))
-        result = await queue.run(reconstruct_pixels, pixels, models)
+        compute = partial(reconstruct_pixels, pixels, models)
     elif kind == "multipart/form-data":
         data, fields = await read_form(request, file_field="image")
         options = validated(ReconstructOptions, fields)
         if fragment and options.noise > 0 and options.seed is None:
             # The page compares every model on one noisy digit: the noise needs a seed.
             options = options.model_copy(update={"seed": secrets.randbelow(2**32)})
-        result = await queue.run(reconstruct_drawing, data, options, models, settings)
+        compute = partial(reconstruct_drawing, data, options, models, settings)
     else:
         raise InvalidInput(
             "Send multipart/form-data (a drawing in `image`) or application/json "
             f"(`pixels`), not {kind or 'an untyped body'}.",
             field="body",
         )
-    # Building an answer encodes pictures: on the work queue too, never on the event loop.
+    # One trip to the work queue both reconstructs and builds the answer (pictures encoded,
+    # JSON serialised): never on the event loop, and one thread hop, not two.
     if fragment:
-        view = await queue.run(_view_of_every_model, result, options, models)
+        view = await queue.run(
+            _answered, compute, partial(_view_of_every_model, options=options, models=models)
+        )
         return render(request, "partials/reconstruct_result.html", {"view": view})
     chosen = preferred_media_type(request.headers.get("accept"), ["application/json", "image/png"])
     if chosen == "image/png":
-        picture = await queue.run(encode_image, to_gray_pixels(result.output))
+        picture = await queue.run(_answered, compute, _picture_of_output)
         return Response(picture, media_type="image/png")
-    body = await queue.run(json_of, reconstruction_answer, result)
+    body = await queue.run(_answered, compute, partial(json_of, reconstruction_answer))
     return Response(body, media_type="application/json")
 
 
+def _answered(compute: Callable[[], Reconstruction], answer: Callable[[Reconstruction], T]) -> T:
+    """``answer(compute())``: the work and its answer, in one call on the work queue."""
+    return answer(compute())
+
+
+def _picture_of_output(result: Reconstruction) -> bytes:
+    return encode_image(to_gray_pixels(result.output))
+
+
 def _view_of_every_model(
-    result: Reconstruction, options: ReconstructOptions, models: ModelRegistry
+    result: Reconstruction, *, options: ReconstructOptions, models: ModelRegistry
 ) -> dict[str, Any]:
     return reconstruction_view(result, options, _every_model(result, options, models))
 
