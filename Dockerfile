@@ -58,7 +58,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     CONVLENS_STATIC_DIR=/app/static \
     CONVLENS_TEMPLATES_DIR=/app/templates \
     ORT_DISABLE_TELEMETRY=1 \
-    ORT_TELEMETRY_DISABLED=1
+    ORT_TELEMETRY_DISABLED=1 \
+    NUMBA_CACHE_DIR=/tmp/convlens-numba
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8000
@@ -76,3 +77,6 @@ COPY models/*.onnx models/*.json models/samples.npz /app/models/
 COPY static/ /app/static/
 COPY templates/ /app/templates/
 COPY webapp/ /app/webapp/
+# The strided convolution loop (webapp/stride.py) is compiled by numba: compile it now, as
+# the server's user, into a cache the image keeps, so the first request does not wait.
+RUN python -c "from webapp.stride import compile_ahead; compile_ahead()"

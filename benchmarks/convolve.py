@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from webapp.convolution import convolve  # noqa: E402
 from webapp.images import encode_image  # noqa: E402
+from webapp.memory import keep_freed_buffers  # noqa: E402
 
 
 def interleaved(
@@ -176,7 +177,11 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [512, 2048] if args.quick else [512, 2048, 4096]
     repeats = 5 if args.quick else 11
-    print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads; numpy {np.__version__}")
+    # The server tunes malloc at start-up (webapp.memory); measure the engine as it runs
+    # there. Both sides of every ratio share the setting.
+    tuned = keep_freed_buffers()
+    print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads; numpy {np.__version__}; "
+          f"malloc tuning {'on' if tuned else 'unavailable'}")
     for source in ("uint8", "float32"):
         engine_table(sizes, repeats, source)
     end_to_end(2048, max(3, repeats // 2))

@@ -183,23 +183,27 @@ def test_large_separable_kernel_takes_the_separable_path() -> None:
     image = np.random.default_rng(0).random((40, 40)).astype(np.float32)
     gaussian = np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256
     assert convolve(image, gaussian).engine == "opencv-separable"
-    # At stride 2 its phases are 3x3 and smaller: one 2-D pass each is cheaper.
-    assert convolve(image, gaussian, stride=2).engine == "opencv-polyphase"
-    wide = np.outer(np.arange(1, 10), np.arange(1, 10)).astype(np.float64)
-    assert convolve(image, wide, stride=2).engine == "opencv-separable-polyphase"
+    # Dilated (à trous) pieces of a 5x5 are 5x5 themselves: still two 1-D passes each.
+    assert convolve(image, gaussian, dilation=2).engine == "opencv-separable-a-trous"
+    # Any stride takes the strided loop, which reads each kept output's cells once.
+    assert convolve(image, gaussian, stride=2).engine == "numba-strided"
 
 
 @pytest.mark.parametrize(
-    ("stride", "dilation", "padding"), [(1, 9, "same"), (3, 7, 30), (2, 40, 90)]
+    ("stride", "dilation", "padding", "engine"),
+    [(1, 9, "same", "numpy-shift-and-add"), (1, 20, 40, "numpy-shift-and-add"),
+     (3, 7, 30, "numba-strided"), (2, 40, 90, "numba-strided")],
 )
-def test_huge_dilations_take_the_shift_and_add_path(
-    stride: int, dilation: int, padding: Padding
+def test_huge_dilations_stay_cheap(
+    stride: int, dilation: int, padding: Padding, engine: str
 ) -> None:
+    """At stride 1 a huge dilation splits into too many à-trous pieces: shift-and-add takes
+    over. Strided, the strided loop handles any dilation without pieces."""
     rng = np.random.default_rng(5)
     image = rng.random((23, 19, 3)).astype(np.float32)
     kernel = rng.standard_normal((3, 4))
     result = convolve(image, kernel, stride=stride, dilation=dilation, padding=padding)
-    assert result.engine == "numpy-shift-and-add"
+    assert result.engine == engine
     expected = reference_correlate(
         image.astype(np.float64), kernel, stride=stride, dilation=dilation,
         rows=(result.rows.padding_lo, result.rows.padding_hi),

@@ -10,15 +10,14 @@ Sobel or emboss they differ in sign or direction.
 
 How the engine works, and why (measured in ``benchmarks/convolve.py``):
 
-* The sums themselves run in OpenCV's ``filter2D`` (or ``sepFilter2D`` when the kernel is
-  separable, i.e. an outer product of a column and a row, like box, Gaussian and Sobel).
-* **Stride** is never "compute everything, then keep every s-th cell". The padded image is
-  split into its ``s x s`` polyphase pieces (``padded[r::s, c::s]``); each piece meets only
-  the kernel taps that land on it, so only the kept outputs are computed (a quarter of the
-  work at stride 2).
-* **Dilation** spreads the taps apart. Rather than a kernel full of inserted zeros, the
-  output is split by ``i mod d`` ("à trous"): each output phase is an ordinary dense
-  correlation of every d-th input cell, so a dilated 3x3 costs what a 3x3 costs.
+* At **stride 1** the sums run in OpenCV's ``filter2D`` (or ``sepFilter2D`` when the kernel
+  is separable, i.e. an outer product of a column and a row, like box, Gaussian and Sobel).
+* **Stride** is never "compute everything, then keep every s-th cell": `webapp.stride`
+  computes only the kept outputs (a quarter of the work at stride 2), reading each one's
+  cells as contiguous runs of the image's column phases, in a compiled loop.
+* **Dilation** at stride 1 spreads the taps apart. Rather than a kernel full of inserted
+  zeros, the output is split by ``i mod d`` ("à trous"): each output phase is an ordinary
+  dense correlation of every d-th input cell, so a dilated 3x3 costs what a 3x3 costs.
 * **Padding** is explicit (``webapp.padding``) except in the common stride-1 case, where
   OpenCV reads the border cells itself (its "anchor" is the top-left padding).
 """
@@ -36,6 +35,7 @@ from numpy.typing import NDArray
 from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic, padding_sides
 from webapp.errors import InvalidKernel
 from webapp.padding import OPENCV_BORDER, Cells, PaddingMode, check_padding_fits, pad, source_index
+from webapp.stride import strided_correlate
 
 FloatArray = NDArray[np.float32] | NDArray[np.float64]
 """Raw outputs. Inputs on their way through the engine are `Cells`: 8-bit, float32, float64."""
@@ -155,6 +155,8 @@ def _correlate(
     padded = pad(
         image, (rows.padding_lo, rows.padding_hi), (columns.padding_lo, columns.padding_hi), mode
     )
+    if rows.stride > 1 or columns.stride > 1:
+        return strided_correlate(padded, kernel, rows, columns, dtype), "numba-strided"
     row_pieces, column_pieces = _axis_pieces(rows), _axis_pieces(columns)
     if len(row_pieces) * len(column_pieces) > len(row_pieces[0].taps) * len(
         column_pieces[0].taps
@@ -196,7 +198,7 @@ def _correlate(
                     column_piece.output_start :: column_piece.output_step,
                 ] += result
     assert output is not None  # every axis has at least one piece
-    return output, "opencv-separable-polyphase" if used_separable else "opencv-polyphase"
+    return output, "opencv-separable-a-trous" if used_separable else "opencv-a-trous"
 
 
 MAX_PIECES_PER_TAP = 4

@@ -20,6 +20,7 @@ from webapp.problems import PROBLEM_RESPONSES, install_problem_handlers
 from webapp.routes import convolve, health, kernels, metrics, pages, reconstruct
 from webapp.security import SecurityHeaders
 from webapp.settings import Settings, get_settings
+from webapp.stride import compile_ahead
 from webapp.workqueue import WorkQueue
 
 DESCRIPTION = """
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keep_freed_buffers()
+        compile_ahead()  # the strided loop: compiled (or loaded) now, not on a request
         app.state.models = ModelRegistry(
             settings.model_dir,
             providers=settings.providers,

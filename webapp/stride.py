@@ -1,0 +1,165 @@
+"""Stride: a strided convolution that computes only the outputs it keeps.
+
+With stride ``s`` and dilation ``d``, output cell ``(i, j)`` reads the padded cells
+``(s*i + d*u, s*j + d*v)`` for every kernel tap ``(u, v)``. The obvious way, correlating at
+every position and then keeping every s-th row and column, does ``s * s`` times the work
+(four times at stride 2) and moves four times the memory. Here nothing is computed twice:
+
+* **Rows** cost nothing: output row ``i`` reads input rows ``s*i + d*u``, picked by index.
+* **Columns** are split once into their ``s`` *phases*: phase ``p`` holds columns
+  ``p, p + s, p + 2s, ...`` side by side. Tap ``v`` of output column ``j`` reads column
+  ``s*j + d*v``, which is cell ``j + (d*v) // s`` of phase ``(d*v) % s``. So for one output
+  row and one tap, the cells read are a *contiguous* run of one phase row:
+
+      output_row[:] += weight * phase_row[offset : offset + width]
+
+  a loop the compiler turns into SIMD multiply-adds. Splitting the phases is OpenCV's
+  nearest-neighbour resize by an exact factor (it picks source column ``s*j``), one pass.
+
+The loop over rows and taps is compiled by numba (``nogil``): large outputs are cut into
+bands of rows computed on several threads at once. 8-bit pixels stay 8-bit in the phases
+(a quarter of the bytes to move) and become floats inside the multiply-add.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import cast
+
+import cv2
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from webapp.arithmetic import AxisArithmetic, axis_arithmetic
+from webapp.padding import Cells
+
+FloatArray = NDArray[np.float32] | NDArray[np.float64]
+
+CELLS_PER_THREAD = 1 << 16
+"""Outputs (cells x channels) below which a second thread costs more than it saves."""
+
+_threads = max(1, min(4, os.cpu_count() or 1))
+_pool = ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="convlens-stride")
+
+
+def strided_correlate(
+    padded: Cells,
+    kernel: NDArray[np.float64],
+    rows: AxisArithmetic,
+    columns: AxisArithmetic,
+    dtype: type[np.float32] | type[np.float64],
+) -> FloatArray:
+    """Valid cross-correlation of ``padded`` (height x width [x channels]) with ``kernel``,
+    at the strides and dilations of ``rows`` and ``columns``: ``(out_h, out_w[, c])``."""
+    image = padded if padded.ndim == 3 else padded[:, :, np.newaxis]
+    channels = image.shape[2]
+    output: FloatArray = np.empty((rows.output, columns.output * channels), dtype=dtype)
+    weights = cast(FloatArray, kernel.astype(dtype))
+    threads = min(_threads, max(1, output.size // CELLS_PER_THREAD), rows.output)
+    edges = np.linspace(0, rows.output, threads + 1).astype(int)
+    bands = [partial(_correlate_band_by_band, image, weights, rows, columns, output,
+                     int(first), int(last))
+             for first, last in itertools.pairwise(edges)]
+    if threads == 1:
+        bands[0]()
+    else:
+        for running in [_pool.submit(band) for band in bands]:
+            running.result()
+    shaped = output.reshape(rows.output, columns.output, channels)
+    return shaped if padded.ndim == 3 else shaped[:, :, 0]
+
+
+BAND_BYTES = 1 << 20
+"""Column phases split for one band of output rows at a time, at most about this size: the
+loop then reads them from the core's cache, not from memory, right after they were made."""
+
+
+def _correlate_band_by_band(
+    image: Cells,
+    weights: FloatArray,
+    rows: AxisArithmetic,
+    columns: AxisArithmetic,
+    output: FloatArray,
+    first_row: int,
+    last_row: int,
+) -> None:
+    """Output rows ``first_row`` to ``last_row`` (exclusive), a cache-sized band at a time."""
+    channels = image.shape[2]
+    span = columns.output + columns.dilation * (weights.shape[1] - 1) // columns.stride
+    bytes_per_input_row = columns.stride * span * channels * image.itemsize
+    band = max(1, BAND_BYTES // (bytes_per_input_row * rows.stride))
+    reach = rows.dilation * (weights.shape[0] - 1) + 1  # input rows one output row reads
+    for start in range(first_row, last_row, band):
+        stop = min(start + band, last_row)
+        top = rows.stride * start
+        phases = column_phases(
+            image[top : top + rows.stride * (stop - start - 1) + reach], columns.stride, span
+        )
+        _correlate_rows(phases, weights, rows.stride, rows.dilation, columns.stride,
+                        columns.dilation, channels, output, start, stop)
+
+
+def column_phases(image: Cells, stride: int, span: int) -> Cells:
+    """``(stride, height, span * channels)``: phase ``p`` is columns ``p, p + stride, ...``,
+    ``span`` of them (zeros past the image's right edge), channels interleaved."""
+    height, width, channels = image.shape
+    if stride == 1 and width == span:
+        return cast(Cells, np.ascontiguousarray(image).reshape(1, height, width * channels))
+    phases = np.empty((stride, height, span, channels), dtype=image.dtype)
+    for phase in range(stride):
+        exact = min(span, (width - phase) // stride)  # whole blocks of `stride` columns
+        if exact > 0:
+            block = image[:, phase : phase + stride * exact]
+            # Writes straight into the phase: OpenCV accepts a row-strided destination.
+            cv2.resize(block, (exact, height), dst=phases[phase, :, :exact],
+                       interpolation=cv2.INTER_NEAREST)
+        available = min(span, max(0, (width - phase + stride - 1) // stride))
+        if available > exact:  # the last column, when the width is not a whole block
+            phases[phase, :, exact:available] = image[:, phase + stride * exact :: stride][
+                :, : available - exact
+            ]
+        phases[phase, :, max(exact, available) :] = 0
+    return cast(Cells, phases.reshape(stride, height, span * channels))
+
+
+@njit(nogil=True, fastmath=True, cache=True)
+def _multiply_add(total, weight, cells):  # type: ignore[no-untyped-def]
+    """``total += weight * cells``, element by element (vectorised by the compiler)."""
+    for index in range(total.shape[0]):
+        total[index] += weight * cells[index]
+
+
+@njit(nogil=True, fastmath=True, cache=True)
+def _correlate_rows(  # type: ignore[no-untyped-def]
+    phases, kernel, row_stride, row_dilation, column_stride, column_dilation, channels,
+    output, first_row, last_row,
+):
+    """Output rows ``first_row`` to ``last_row`` (exclusive), every tap of every cell once;
+    ``phases`` start at the first input row that ``first_row`` reads."""
+    width = output.shape[1]
+    total = np.zeros(width, dtype=output.dtype)
+    for row in range(first_row, last_row):
+        total[:] = 0
+        for u in range(kernel.shape[0]):
+            source_row = row_stride * (row - first_row) + row_dilation * u
+            for v in range(kernel.shape[1]):
+                tap = column_dilation * v
+                start = (tap // column_stride) * channels
+                _multiply_add(total, kernel[u, v],
+                              phases[tap % column_stride, source_row, start : start + width])
+        output[row, :] = total
+
+
+def compile_ahead() -> None:
+    """Compile (or load from numba's on-disk cache) the loop for every input type the
+    engine passes it, so that no request waits for the compiler."""
+    kernel = np.ones((2, 2))
+    for dtype, compute in ((np.uint8, np.float32), (np.float32, np.float32),
+                           (np.float64, np.float64)):
+        image = np.zeros((4, 4, 1), dtype=dtype)
+        axis = axis_arithmetic(4, 2, stride=2)
+        strided_correlate(image, kernel, axis, axis, compute)
