@@ -144,7 +144,9 @@ def _correlate(
     mode: PaddingMode,
 ) -> tuple[FloatArray, str]:
     """The engine: valid cross-correlation of the padded image, only at the kept outputs."""
-    separable = _separable_factors(kernel)
+    strided = rows.stride > 1 or columns.stride > 1
+    # The strided loop takes the kernel as it is: no need to look for separable factors.
+    separable = None if strided else _separable_factors(kernel)
     name = "opencv-separable" if separable else "opencv"
     if _reads_its_own_border(rows, columns, mode):
         # Stride 1, no dilation, padding within the kernel: filter2D pads as it reads.
@@ -155,7 +157,7 @@ def _correlate(
     padded = pad(
         image, (rows.padding_lo, rows.padding_hi), (columns.padding_lo, columns.padding_hi), mode
     )
-    if rows.stride > 1 or columns.stride > 1:
+    if strided:
         return strided_correlate(padded, kernel, rows, columns, dtype), "numba-strided"
     row_pieces, column_pieces = _axis_pieces(rows), _axis_pieces(columns)
     if len(row_pieces) * len(column_pieces) > len(row_pieces[0].taps) * len(

@@ -127,13 +127,6 @@ def column_phases(image: Cells, stride: int, span: int) -> Cells:
 
 
 @njit(nogil=True, fastmath=True, cache=True)
-def _multiply_add(total, weight, cells):  # type: ignore[no-untyped-def]
-    """``total += weight * cells``, element by element (vectorised by the compiler)."""
-    for index in range(total.shape[0]):
-        total[index] += weight * cells[index]
-
-
-@njit(nogil=True, fastmath=True, cache=True)
 def _correlate_rows(  # type: ignore[no-untyped-def]
     phases, kernel, row_stride, row_dilation, column_stride, column_dilation, channels,
     output, first_row, last_row,
@@ -141,17 +134,66 @@ def _correlate_rows(  # type: ignore[no-untyped-def]
     """Output rows ``first_row`` to ``last_row`` (exclusive), every tap of every cell once;
     ``phases`` start at the first input row that ``first_row`` reads."""
     width = output.shape[1]
+    taps = kernel.shape[1]
     total = np.zeros(width, dtype=output.dtype)
     for row in range(first_row, last_row):
         total[:] = 0
         for u in range(kernel.shape[0]):
-            source_row = row_stride * (row - first_row) + row_dilation * u
-            for v in range(kernel.shape[1]):
-                tap = column_dilation * v
-                start = (tap // column_stride) * channels
-                _multiply_add(total, kernel[u, v],
-                              phases[tap % column_stride, source_row, start : start + width])
+            source = row_stride * (row - first_row) + row_dilation * u
+            # Up to four taps per pass over the running total: its load and store are then
+            # shared by four multiply-adds (measured: 15-20% faster than one tap a pass).
+            v = 0
+            while v + 4 <= taps:
+                _multiply_add_4(
+                    total, kernel[u, v], kernel[u, v + 1], kernel[u, v + 2], kernel[u, v + 3],
+                    _cells(phases, source, v, column_stride, column_dilation, channels, width),
+                    _cells(phases, source, v + 1, column_stride, column_dilation, channels, width),
+                    _cells(phases, source, v + 2, column_stride, column_dilation, channels, width),
+                    _cells(phases, source, v + 3, column_stride, column_dilation, channels, width),
+                )
+                v += 4
+            while v + 2 <= taps:
+                _multiply_add_2(
+                    total, kernel[u, v], kernel[u, v + 1],
+                    _cells(phases, source, v, column_stride, column_dilation, channels, width),
+                    _cells(phases, source, v + 1, column_stride, column_dilation, channels, width),
+                )
+                v += 2
+            if v < taps:
+                _multiply_add(
+                    total, kernel[u, v],
+                    _cells(phases, source, v, column_stride, column_dilation, channels, width),
+                )
         output[row, :] = total
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _cells(phases, source, v, column_stride, column_dilation, channels, width):  # type: ignore[no-untyped-def]
+    """The cells tap ``v`` reads for a whole output row: one contiguous run of a phase row."""
+    tap = column_dilation * v
+    start = (tap // column_stride) * channels
+    return phases[tap % column_stride, source, start : start + width]
+
+
+@njit(nogil=True, fastmath=True, cache=True)
+def _multiply_add_4(total, w0, w1, w2, w3, c0, c1, c2, c3):  # type: ignore[no-untyped-def]
+    """``total += w0 * c0 + w1 * c1 + w2 * c2 + w3 * c3``, vectorised by the compiler."""
+    for index in range(total.shape[0]):
+        total[index] += w0 * c0[index] + w1 * c1[index] + w2 * c2[index] + w3 * c3[index]
+
+
+@njit(nogil=True, fastmath=True, cache=True)
+def _multiply_add(total, weight, cells):  # type: ignore[no-untyped-def]
+    """``total += weight * cells``."""
+    for index in range(total.shape[0]):
+        total[index] += weight * cells[index]
+
+
+@njit(nogil=True, fastmath=True, cache=True)
+def _multiply_add_2(total, w0, w1, c0, c1):  # type: ignore[no-untyped-def]
+    """``total += w0 * c0 + w1 * c1``."""
+    for index in range(total.shape[0]):
+        total[index] += w0 * c0[index] + w1 * c1[index]
 
 
 def compile_ahead() -> None:
