@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from tests.hostile import (
     truncated_png,
 )
 from webapp.errors import ImageTooLarge, InvalidImage, UnsupportedImageFormat
-from webapp.images import decode_image, encode_image, small_png
+from webapp.images import _stored_zlib, decode_image, encode_image, small_png
 
 CAP = 16_777_216
 
@@ -116,3 +117,9 @@ def test_large_pngs_still_go_through_pillow() -> None:
     encoded = encode_image(pixels)
     assert encoded != small_png(pixels)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(encoded))), pixels)
+
+
+@pytest.mark.parametrize("size", [1, 65535, 65536, 200_000])
+def test_stored_zlib_streams_read_back(size: int) -> None:
+    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    assert zlib.decompress(_stored_zlib(data)) == data

@@ -176,7 +176,7 @@ def small_png(pixels: NDArray[np.uint8]) -> bytes:
 
     A PNG (RFC 2083) is an 8-byte signature and chunks, each its length, 4-letter type,
     data and CRC-32: IHDR (size and pixel format), IDAT (the rows, each led by a filter
-    byte, here 0 = none, all deflated together) and IEND. No metadata, by construction.
+    byte, here 0 = none, as one zlib stream) and IEND. No metadata, by construction.
     """
     height, width = pixels.shape[:2]
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
@@ -186,17 +186,30 @@ def small_png(pixels: NDArray[np.uint8]) -> bytes:
     return b"".join((
         b"\x89PNG\r\n\x1a\n",
         _png_chunk(b"IHDR", header),
-        _png_chunk(b"IDAT", _deflate_small(rows.tobytes())),
+        _png_chunk(b"IDAT", _stored_zlib(rows.tobytes())),
         _png_chunk(b"IEND", b""),
     ))
 
 
-def _deflate_small(data: bytes) -> bytes:
-    """zlib at level 1 with an 8 KiB window and small tables: about 64 KiB of state instead
-    of zlib's default 256 KiB, which the C library maps fresh from the OS (and faults in)
-    on every call; a window larger than the picture would buy nothing anyway."""
-    compressor = zlib.compressobj(1, zlib.DEFLATED, 13, 6)
-    return compressor.compress(data) + compressor.flush()
+_STORED_BLOCK_BYTES = 65535
+"""The largest stored deflate block (its length field has 16 bits)."""
+
+
+def _stored_zlib(data: bytes) -> bytes:
+    """``data`` as a zlib stream of *stored* (uncompressed) deflate blocks (RFC 1950/1951).
+
+    For a picture of a few hundred bytes, compressing saves a few hundred bytes but sets up
+    a compressor each time (zlib allocates its window and tables on every call, measured at
+    tens of microseconds on the server's threads); a stored block is a 5-byte header: the
+    final-block flag, the length and the length's one's complement.
+    """
+    blocks = []
+    for start in range(0, len(data), _STORED_BLOCK_BYTES):
+        chunk = data[start : start + _STORED_BLOCK_BYTES]
+        final = start + _STORED_BLOCK_BYTES >= len(data)
+        blocks.append(struct.pack("<BHH", final, len(chunk), len(chunk) ^ 0xFFFF) + chunk)
+    # 0x78 0x01: deflate with a 32 KiB window, no preset dictionary, header check bits.
+    return b"\x78\x01" + b"".join(blocks) + struct.pack(">I", zlib.adler32(data))
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
