@@ -30,7 +30,7 @@ RUN if ! command -v python >/dev/null 2>&1; then \
 FROM base AS builder
 ARG ONNXRUNTIME=onnxruntime
 # Only pyproject.toml goes in before the install, so this layer (the slow one, some
-# 370 MB installed) is reused by every build until the dependencies change. The server
+# 580 MB installed) is reused by every build until the dependencies change. The server
 # never installs anything: pip and setuptools stay behind.
 COPY pyproject.toml docker/requirements.py /tmp/build/
 RUN python /tmp/build/requirements.py /tmp/build/pyproject.toml --onnxruntime "$ONNXRUNTIME" \

@@ -5,9 +5,9 @@ slowly) with a fresh ``mmap`` and gives them back to the OS with ``munmap`` when
 Nearly every array in convlens is that large (a 280 x 280 drawing as float32 is 306 KiB; a
 2048^2 photo's RGB channels are 12 MiB), and the first touch of every page of a freshly
 mapped buffer is a page fault. Measured on the 2-vCPU machines this project runs on, those
-faults cost about as much as the arithmetic itself: a 7x7 stride-2 convolution of a 2048^2
-photo took 56 ms with the defaults and 38 ms with the settings below (benchmarks/convolve.py),
-and preparing and rebuilding a drawing 5.4 ms instead of 3.4 ms.
+faults can cost several times the arithmetic: in benchmarks/convolve.py, converting a 512^2
+photo to floats and filtering it with OpenCV (3x3) took 6.0 ms with glibc's defaults and
+1.0 ms with the settings below, for exactly the same work.
 
 So the server raises the mmap threshold to glibc's maximum (32 MiB: buffers up to that size
 come from the heap, and a freed one is reused by the next request) and lets up to
