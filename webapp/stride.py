@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 
 from webapp.arithmetic import AxisArithmetic, axis_arithmetic
 from webapp.padding import Cells
+from webapp.workqueue import lower_priority
 
 FloatArray = NDArray[np.float32] | NDArray[np.float64]
 
@@ -43,7 +44,10 @@ CELLS_PER_THREAD = 1 << 16
 """Outputs (cells x channels) below which a second thread costs more than it saves."""
 
 _threads = max(1, min(4, os.cpu_count() or 1))
-_pool = ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="convlens-stride")
+# Its threads run at the work queue's lower priority: the event loop always comes first.
+_pool = ThreadPoolExecutor(
+    max_workers=_threads, thread_name_prefix="convlens-stride", initializer=lower_priority
+)
 
 
 def strided_correlate(

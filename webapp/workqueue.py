@@ -8,6 +8,8 @@ once, at most ``queue_length`` wait, and none waits or runs longer than the time
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,11 +20,27 @@ from webapp.errors import ServerBusy
 Result = TypeVar("Result")
 
 
+WORKER_NICENESS = 5
+"""How much lower the workers' CPU priority is than the event loop's (Linux nice steps).
+
+On a machine with fewer cores than busy threads the kernel shares the CPU by priority: the
+event loop, which answers /health and reads every request, is served first, and the
+computations soak up the rest. Each thread that a worker starts inherits its priority."""
+
+
+def lower_priority() -> None:
+    """Lower the calling thread's CPU priority by `WORKER_NICENESS` (Linux: per thread)."""
+    with contextlib.suppress(AttributeError, OSError):  # no per-thread priority here
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+
+
 class WorkQueue:
     """A bounded thread pool with admission control and a per-request time limit."""
 
     def __init__(self, *, workers: int, queue_length: int, timeout_seconds: float) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convlens")
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="convlens", initializer=lower_priority
+        )
         self._capacity = workers + queue_length
         self._timeout = timeout_seconds
         self._lock = threading.Lock()

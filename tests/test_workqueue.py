@@ -1,0 +1,69 @@
+"""The work queue: heavy work off the event loop, bounded, and at a lower CPU priority."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from webapp.arithmetic import axis_arithmetic
+from webapp.errors import ServerBusy
+from webapp.stride import strided_correlate
+from webapp.workqueue import WORKER_NICENESS, WorkQueue
+
+
+def own_priority() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_workers_run_below_the_event_loops_priority() -> None:
+    queue = WorkQueue(workers=1, queue_length=1, timeout_seconds=5)
+    try:
+        worker = asyncio.run(queue.run(own_priority))
+    finally:
+        queue.shutdown()
+    assert worker == min(own_priority() + WORKER_NICENESS, 19)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_the_strided_loops_threads_run_at_the_workers_priority() -> None:
+    import webapp.stride as stride
+
+    seen: list[int] = []
+    original = stride._correlate_rows
+
+    def spy(*arguments: object) -> None:
+        seen.append(own_priority())
+        original(*arguments)
+
+    image = np.zeros((400, 400, 3), np.uint8)
+    axis = axis_arithmetic(400, 3, stride=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stride, "_correlate_rows", spy)
+        patch.setattr(stride, "CELLS_PER_THREAD", 1000)
+        patch.setattr(stride, "_threads", 2)
+        strided_correlate(image, np.ones((3, 3)), axis, axis, np.float32)
+    assert seen and all(priority > own_priority() for priority in seen)
+
+
+def test_a_full_queue_refuses_at_once() -> None:
+    async def scenario() -> None:
+        queue = WorkQueue(workers=1, queue_length=0, timeout_seconds=5)
+        release = threading.Event()
+        try:
+            running = asyncio.ensure_future(queue.run(release.wait, 5))
+            await asyncio.sleep(0.05)
+            with pytest.raises(ServerBusy):
+                await queue.run(int)
+            release.set()
+            assert await running is True
+        finally:
+            release.set()
+            queue.shutdown()
+
+    asyncio.run(scenario())
