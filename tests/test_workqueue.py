@@ -6,6 +6,9 @@ import asyncio
 import os
 import sys
 import threading
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -15,16 +18,25 @@ from webapp.errors import ServerBusy
 from webapp.stride import strided_correlate
 from webapp.workqueue import WORKER_NICENESS, WorkQueue
 
+T = TypeVar("T")
+
 
 def own_priority() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on a thread of its own: other tests (Playwright's sync API) may
+    leave an event loop running on this one."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
 def test_workers_run_below_the_event_loops_priority() -> None:
     queue = WorkQueue(workers=1, queue_length=1, timeout_seconds=5)
     try:
-        worker = asyncio.run(queue.run(own_priority))
+        worker = run_async(queue.run(own_priority))
     finally:
         queue.shutdown()
     assert worker == min(own_priority() + WORKER_NICENESS, 19)
@@ -66,4 +78,4 @@ def test_a_full_queue_refuses_at_once() -> None:
             release.set()
             queue.shutdown()
 
-    asyncio.run(scenario())
+    run_async(scenario())
