@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageOps
 from scipy import ndimage
 
 from webapp.errors import NothingDrawn
-from webapp.preprocessing import drawing_to_digit
+from webapp.preprocessing import _box_filter, drawing_to_digit
 
 HOLDOUT = Path(__file__).parent / "data" / "mnist-holdout.npz"
 
@@ -224,3 +224,23 @@ def test_the_longer_side_of_the_digit_is_20_pixels(image: Image.Image) -> None:
     height, width = rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1
     # 20 px of ink; placed a fraction of a pixel off the grid, its ends share a 21st pixel.
     assert max(height, width) in (20, 21)
+
+
+@pytest.mark.parametrize(
+    ("shape", "start", "length"),
+    [((150, 130), (-20.3, -35.7), 210.0), ((9, 14), (-3.1, -2.2), 19.6),
+     ((400, 20), (12.5, -190.25), 420.0), ((3, 3), (-1.0, -1.0), 4.2)],
+)
+def test_the_box_filter_matrices_resample_as_pillow_does(
+    shape: tuple[int, int], start: tuple[float, float], length: float
+) -> None:
+    """`_box_filter` is Pillow's BOX resize of a window (zeros outside the image), written
+    as two matrices; here Pillow itself, on the image padded with zeros, is the reference."""
+    crop = np.random.default_rng(shape[0]).random(shape).astype(np.float32)
+    top, left = start
+    ours = _box_filter(shape[0], top, length) @ crop @ _box_filter(shape[1], left, length).T
+    margin = int(length) + 2
+    padded = np.pad(crop, margin)
+    window = (left + margin, top + margin, left + margin + length, top + margin + length)
+    pillows = Image.fromarray(padded).resize((28, 28), Image.Resampling.BOX, box=window)
+    np.testing.assert_allclose(ours, np.asarray(pillows), atol=2e-6)

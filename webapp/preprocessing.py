@@ -209,39 +209,52 @@ def _fit_and_centre(crop: NDArray[np.float32]) -> NDArray[np.float32]:
     MNIST did this in two steps: resize so that the longer side is 20 px, then paste into
     28x28 shifted so that the centre of mass sits at the centre. Here one resample does
     both: it reads, from the drawing, the window that becomes the 28x28 image (28 / 20 of
-    the digit's longer side, placed around its centre of mass). Pillow's BOX filter makes
-    each output pixel the mean of the drawing pixels it covers (area averaging: MNIST's
-    anti-aliased grey edges), and the window can start at a fraction of a pixel. So the
-    shift is exact without a second interpolation that would blur the strokes, and two
-    drawings of the same digit are not a whole pixel apart because one was rounded up and
-    the other down. Ink outside the window is clipped, as MNIST clipped it.
+    the digit's longer side, placed around its centre of mass). A box filter makes each
+    output pixel the mean of the drawing pixels in its part of the window (area averaging:
+    MNIST's anti-aliased grey edges), and the window can start at a fraction of a pixel.
+    So the shift is exact without a second interpolation that would blur the strokes, and
+    two drawings of the same digit are not a whole pixel apart because one was rounded up
+    and the other down. Ink outside the window is clipped, as MNIST clipped it.
     """
     scale = BOX_SIZE / max(crop.shape)  # digit pixels per drawing pixel
     # The centre of mass from the ink's row and column totals (its projections).
     row_mass = crop.sum(axis=1, dtype=np.float64)
     column_mass = crop.sum(axis=0, dtype=np.float64)
     mass = float(row_mass.sum())
-    # Pillow's box is in pixel-edge coordinates: pixel k spans [k, k + 1], centre k + 0.5.
+    # In pixel-edge coordinates: pixel k spans [k, k + 1], its centre is k + 0.5.
     centre_row = float(np.arange(crop.shape[0]) @ row_mass) / mass + 0.5
     centre_column = float(np.arange(crop.shape[1]) @ column_mass) / mass + 0.5
     target = DIGIT_SIZE // 2 + 0.5  # the centre of digit pixel (14, 14)
     side = DIGIT_SIZE / scale
     top, left = centre_row - target / scale, centre_column - target / scale
-    # Pillow reads only inside the image: pad with black where the window sticks out (one
-    # pixel more at the far ends, so that rounding in `left + side` cannot step outside).
-    pad_top, pad_left = math.ceil(max(0.0, -top)), math.ceil(max(0.0, -left))
-    pad_bottom = math.ceil(max(0.0, top + side - crop.shape[0])) + 1
-    pad_right = math.ceil(max(0.0, left + side - crop.shape[1])) + 1
-    padded = np.zeros(
-        (pad_top + crop.shape[0] + pad_bottom, pad_left + crop.shape[1] + pad_right), np.float32
-    )
-    padded[pad_top : pad_top + crop.shape[0], pad_left : pad_left + crop.shape[1]] = crop
-    window = (left + pad_left, top + pad_top, left + pad_left + side, top + pad_top + side)
-    digit = Image.fromarray(padded).resize(
-        (DIGIT_SIZE, DIGIT_SIZE), Image.Resampling.BOX, box=window
-    )
-    # A mean of values in [0, 1] can still round a hair above 1 in float32.
-    return _unit_range(np.asarray(digit, dtype=np.float32))
+    # A box filter is separable: average along the rows, then along the columns.
+    rows = _box_filter(crop.shape[0], top, side)
+    columns = _box_filter(crop.shape[1], left, side)
+    # A mean of values in [0, 1] can still round a hair above 1.
+    return _unit_range((rows @ crop @ columns.T).astype(np.float32))
+
+
+def _box_filter(cells: int, start: float, length: float) -> NDArray[np.float64]:
+    """The box filter that shrinks the window ``[start, start + length)`` of an axis of
+    ``cells`` pixels to `DIGIT_SIZE` pixels, as a ``(DIGIT_SIZE, cells)`` matrix.
+
+    Output pixel ``i`` is the mean of the pixels whose centres fall in its slice of the
+    window, ``(lo, hi]``, exactly as Pillow's ``Image.resize(..., BOX, box=...)`` picks
+    them; pixels outside the axis count as black (zeros), as the paper around a digit.
+    A slice narrower than a pixel (a digit smaller than 20 px) takes the nearest one.
+    """
+    scale = length / DIGIT_SIZE  # drawing pixels per output pixel
+    reach = max(scale, 1.0) / 2
+    centres = start + (np.arange(DIGIT_SIZE) + 0.5) * scale
+    # Every pixel that any slice could hold, inside the axis or not.
+    candidates = np.arange(math.floor(start - reach) - 1, math.ceil(start + length + reach) + 1)
+    offsets = candidates + 0.5 - centres[:, np.newaxis]
+    held = ((offsets > -reach) & (offsets <= reach)).astype(np.float64)
+    weights = held / np.maximum(held.sum(axis=1, keepdims=True), 1.0)
+    inside = (candidates >= 0) & (candidates < cells)
+    matrix = np.zeros((DIGIT_SIZE, cells))
+    matrix[:, candidates[inside]] = weights[:, inside]
+    return matrix
 
 
 def _unit_range(values: NDArray[np.float32]) -> NDArray[np.float32]:
