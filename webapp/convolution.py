@@ -35,10 +35,7 @@ from numpy.typing import NDArray
 from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic, padding_sides
 from webapp.errors import InvalidKernel
 from webapp.padding import OPENCV_BORDER, Cells, PaddingMode, check_padding_fits, pad, source_index
-from webapp.stride import strided_correlate
-
-FloatArray = NDArray[np.float32] | NDArray[np.float64]
-"""Raw outputs. Inputs on their way through the engine are `Cells`: 8-bit, float32, float64."""
+from webapp.stride import FloatArray, strided_correlate
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from webapp.padding import Cells
 from webapp.workqueue import lower_priority
 
 FloatArray = NDArray[np.float32] | NDArray[np.float64]
+"""Raw outputs. Inputs on their way through the engine are `Cells`: 8-bit, float32, float64."""
 
 CELLS_PER_THREAD = 1 << 16
 """Outputs (cells x channels) below which a second thread costs more than it saves."""
