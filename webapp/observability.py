@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import time
-import uuid
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -59,6 +59,17 @@ class Metrics:
         self.rejected.set_function(lambda: float(rejected()))
 
 
+def new_request_id() -> str:
+    """32 random hex digits, like ``uuid4().hex``.
+
+    From Python's own generator (seeded from the OS once per process, and again in a forked
+    child), not the OS's on
+    every request: an id needs to be unique, not secret, and a ``getrandom`` system call
+    per request measured 70 µs on the event loop of these virtual machines.
+    """
+    return f"{random.getrandbits(128):032x}"
+
+
 class AccessLog:
     """ASGI middleware: request id, timing, one log line and the request metrics."""
 
@@ -71,7 +82,7 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = sent if _SANE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+        request_id = sent if _SANE_REQUEST_ID.match(sent) else new_request_id()
         started = time.perf_counter()
         status = 500  # what the client sees if the app fails before answering
 
