@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic, padding_sides
 from webapp.errors import InvalidKernel
 from webapp.padding import OPENCV_BORDER, Cells, PaddingMode, check_padding_fits, pad, source_index
-from webapp.stride import FloatArray, strided_correlate
+from webapp.stride import FloatArray, pick_every_step, strided_correlate
 
 
 @dataclass(frozen=True)
@@ -251,12 +251,8 @@ def _extend_to(padded: Cells, height: int, width: int) -> Cells:
 
 
 def _gather(padded: Cells, rows: tuple[int, int, int], columns: tuple[int, int, int]) -> Cells:
-    """Every ``step``-th cell from ``start``, ``count`` of them, along both axes.
-
-    The same as ``padded[r0 : : rs, c0 : : cs]`` cut to the counts, but several times faster
-    than numpy's strided copy of interleaved channels: OpenCV's nearest-neighbour resize by
-    an exact integer factor picks source cell ``step * i``, and it is vectorised.
-    """
+    """Every ``step``-th cell from ``start``, ``count`` of them, along both axes: the same
+    as ``padded[r0 : : rs, c0 : : cs]`` cut to the counts, made by `pick_every_step`."""
     (row_start, row_step, row_count), (column_start, column_step, column_count) = rows, columns
     block = padded[
         row_start : row_start + row_step * row_count,
@@ -264,10 +260,7 @@ def _gather(padded: Cells, rows: tuple[int, int, int], columns: tuple[int, int, 
     ]
     if row_step == column_step == 1:
         return block
-    gathered = cv2.resize(block, (column_count, row_count), interpolation=cv2.INTER_NEAREST)
-    if gathered.ndim < block.ndim:  # OpenCV drops a trailing channel axis of size 1
-        gathered = gathered[:, :, np.newaxis]
-    return np.asarray(gathered)
+    return pick_every_step(block, row_count, column_count)
 
 
 def _reads_its_own_border(rows: AxisArithmetic, columns: AxisArithmetic, mode: PaddingMode) -> bool:

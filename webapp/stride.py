@@ -118,10 +118,8 @@ def column_phases(image: Cells, stride: int, span: int) -> Cells:
     for phase in range(stride):
         exact = min(span, (width - phase) // stride)  # whole blocks of `stride` columns
         if exact > 0:
-            block = image[:, phase : phase + stride * exact]
-            # Writes straight into the phase: OpenCV accepts a row-strided destination.
-            cv2.resize(block, (exact, height), dst=phases[phase, :, :exact],
-                       interpolation=cv2.INTER_NEAREST)
+            pick_every_step(image[:, phase : phase + stride * exact], height, exact,
+                            out=phases[phase, :, :exact])
         available = min(span, max(0, (width - phase + stride - 1) // stride))
         if available > exact:  # the last column, when the width is not a whole block
             phases[phase, :, exact:available] = image[:, phase + stride * exact :: stride][
@@ -129,6 +127,20 @@ def column_phases(image: Cells, stride: int, span: int) -> Cells:
             ]
         phases[phase, :, max(exact, available) :] = 0
     return cast(Cells, phases.reshape(stride, height, span * channels))
+
+
+def pick_every_step(block: Cells, rows: int, columns: int, out: Cells | None = None) -> Cells:
+    """``block[::row_step, ::column_step]`` for a block exactly ``rows * row_step`` by
+    ``columns * column_step`` cells, into ``out`` when given (it may be row-strided).
+
+    Several times faster than numpy's strided copy of interleaved channels: OpenCV's
+    nearest-neighbour resize by an exact integer factor picks source cell ``step * i``, and
+    it is vectorised.
+    """
+    picked = cv2.resize(block, (columns, rows), dst=out, interpolation=cv2.INTER_NEAREST)
+    if picked.ndim < block.ndim:  # OpenCV drops a trailing channel axis of size 1
+        picked = picked[:, :, np.newaxis]
+    return cast(Cells, np.asarray(picked))
 
 
 @njit(nogil=True, fastmath=True, cache=True)
