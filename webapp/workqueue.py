@@ -31,7 +31,10 @@ computations soak up the rest. Each thread that a worker starts inherits its pri
 def lower_priority() -> None:
     """Lower the calling thread's CPU priority by `WORKER_NICENESS` (Linux: per thread)."""
     with contextlib.suppress(AttributeError, OSError):  # no per-thread priority here
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+        thread = threading.get_native_id()
+        # Relative to the thread's own: a server started with `nice` stays below it.
+        niceness = os.getpriority(os.PRIO_PROCESS, thread) + WORKER_NICENESS
+        os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))
 
 
 class WorkQueue:
