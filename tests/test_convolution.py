@@ -189,6 +189,25 @@ def test_large_separable_kernel_takes_the_separable_path() -> None:
     assert convolve(image, gaussian, stride=2).engine == "numba-strided"
 
 
+def test_eight_bit_pixels_take_two_passes_for_any_separable_kernel() -> None:
+    """On 8-bit pixels even a 3x3 Sobel runs as two 1-D passes (OpenCV's row pass reads the
+    bytes), and the sums are the reference's; a non-separable one converts, then filters."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)
+    sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
+    sharpen = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=np.float64)
+    for kernel, engine in ((sobel, "opencv-separable"), (sharpen, "opencv"),
+                           (np.array([[1.0, 2.0, 1.0]]), "opencv-separable")):
+        result = convolve(image, kernel, padding="same", padding_mode="reflect")
+        assert result.engine == engine
+        expected = reference_correlate(
+            image.astype(np.float64), result.kernel, stride=1, dilation=1,
+            rows=(result.rows.padding_lo, result.rows.padding_hi),
+            columns=(result.columns.padding_lo, result.columns.padding_hi), mode="reflect",
+        )
+        assert_allclose(result.output, expected, atol=1e-3)
+
+
 @pytest.mark.parametrize(
     ("stride", "dilation", "padding", "engine"),
     [(1, 9, "same", "numpy-shift-and-add"), (1, 20, 40, "numpy-shift-and-add"),
