@@ -208,6 +208,31 @@ def test_eight_bit_pixels_take_two_passes_for_any_separable_kernel() -> None:
         assert_allclose(result.output, expected, atol=1e-3)
 
 
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_large_eight_bit_images_convert_into_the_scratch_buffer(
+    monkeypatch: pytest.MonkeyPatch, mode: str, dilation: int
+) -> None:
+    """Past malloc's mmap threshold, 8-bit pixels are converted into `webapp.scratch`'s
+    reused buffer (and a second image into the same buffer): the sums do not change."""
+    import webapp.convolution
+
+    monkeypatch.setattr(webapp.convolution, "MMAP_THRESHOLD_BYTES", 0)  # every image is large
+    rng = np.random.default_rng(11)
+    kernel = rng.standard_normal((3, 4))
+    for shape in ((29, 31, 3), (17, 13)):
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        result = convolve(image, kernel, padding="same", padding_mode=mode,  # type: ignore[arg-type]
+                          dilation=dilation)
+        assert result.engine in ("opencv", "opencv-a-trous")
+        expected = reference_correlate(
+            image.astype(np.float64), kernel, stride=1, dilation=dilation,
+            rows=(result.rows.padding_lo, result.rows.padding_hi),
+            columns=(result.columns.padding_lo, result.columns.padding_hi), mode=mode,
+        )
+        assert_allclose(result.output, expected, atol=1e-3)
+
+
 @pytest.mark.parametrize(
     ("stride", "dilation", "padding", "engine"),
     [(1, 9, "same", "numpy-shift-and-add"), (1, 20, 40, "numpy-shift-and-add"),
