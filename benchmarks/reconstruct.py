@@ -9,13 +9,16 @@
    preprocessing, the seed model and the JSON answer) against `GET /health` on the same
    one-worker uvicorn server, measured alternately in one run with the same concurrency.
    Target: /reconstruct at least half of /health's requests per second, i.e. the model and
-   the preprocessing cost no more than the framework does.
+   the preprocessing cost no more than the framework does. Printed with it: the CPU time
+   per request of the server and of this client (Linux /proc), since both share the
+   machine's cores: on 2 cores the client's share decides much of either rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -78,7 +81,29 @@ async def throughput(send: Callable[[httpx.AsyncClient], Awaitable[httpx.Respons
     return done / (time.perf_counter() - started)
 
 
-async def http_table(base: str, seconds: float, concurrency: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds that process ``pid`` has used (all its threads); 0 where
+    /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measured(send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+                   client: httpx.AsyncClient, seconds: float, concurrency: int,
+                   server_pid: int) -> tuple[float, float, float]:
+    """``(requests per second, server CPU ms per request, client CPU ms per request)``."""
+    server_before, client_before = cpu_seconds(server_pid), time.process_time()
+    started = time.perf_counter()
+    rate = await throughput(send, client, seconds, concurrency)
+    requests = max(rate * (time.perf_counter() - started), 1.0)
+    return (rate, (cpu_seconds(server_pid) - server_before) * 1000 / requests,
+            (time.process_time() - client_before) * 1000 / requests)
+
+
+async def http_table(base: str, server_pid: int, seconds: float, concurrency: int) -> None:
     picture = drawing()
 
     async def health(client: httpx.AsyncClient) -> httpx.Response:
@@ -93,16 +118,23 @@ async def http_table(base: str, seconds: float, concurrency: int) -> None:
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
         await throughput(health, client, 0.5, concurrency)  # warm-up
         await throughput(reconstruct, client, 0.5, concurrency)
-        health_rates, reconstruct_rates = [], []
+        health_runs, reconstruct_runs = [], []
         for _ in range(3):  # alternate, so that both see the same machine
-            health_rates.append(await throughput(health, client, seconds, concurrency))
-            reconstruct_rates.append(await throughput(reconstruct, client, seconds, concurrency))
-    health_rate, reconstruct_rate = statistics.median(health_rates), statistics.median(
-        reconstruct_rates)
+            health_runs.append(
+                await measured(health, client, seconds, concurrency, server_pid))
+            reconstruct_runs.append(
+                await measured(reconstruct, client, seconds, concurrency, server_pid))
+    health_rate, health_server, health_client = (
+        statistics.median(run[i] for run in health_runs) for i in range(3))
+    reconstruct_rate, reconstruct_server, reconstruct_client = (
+        statistics.median(run[i] for run in reconstruct_runs) for i in range(3))
     ratio = reconstruct_rate / health_rate
     print(f"\n2. HTTP throughput, one uvicorn worker, {concurrency} concurrent clients:")
     print(f"   GET /health {health_rate:.0f} req/s, POST /reconstruct {reconstruct_rate:.0f} req/s"
           f": ratio {ratio:.2f} (target >= 0.5) {'ok' if ratio >= 0.5 else 'MISSED'}")
+    print(f"   CPU per request, server / this client: /health {health_server:.1f} / "
+          f"{health_client:.1f} ms, /reconstruct {reconstruct_server:.1f} / "
+          f"{reconstruct_client:.1f} ms ({os.cpu_count()} cores in all)")
 
 
 def main() -> None:
@@ -111,8 +143,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     latency_table()
-    with running_server("--workers", "1") as (base, _):
-        asyncio.run(http_table(base, args.seconds, args.concurrency))
+    with running_server("--workers", "1") as (base, server):
+        asyncio.run(http_table(base, server.pid, args.seconds, args.concurrency))
 
 
 if __name__ == "__main__":
