@@ -77,6 +77,7 @@ COPY models/*.onnx models/*.json models/samples.npz /app/models/
 COPY static/ /app/static/
 COPY templates/ /app/templates/
 COPY webapp/ /app/webapp/
-# The strided convolution loop (webapp/stride.py) is compiled by numba: compile it now, as
-# the server's user, into a cache the image keeps, so the first request does not wait.
-RUN python -c "from webapp.stride import compile_ahead; compile_ahead()"
+# The strided convolution loop (webapp/stride.py) and the drawing preprocessing's loops
+# (webapp/preprocessing.py) are compiled by numba: compile them now, as the server's user,
+# into a cache the image keeps, so the first request does not wait.
+RUN python -c "from webapp import preprocessing, stride; stride.compile_ahead(); preprocessing.compile_ahead()"

@@ -38,7 +38,7 @@ def running_server(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        for _ in range(600):  # up to a minute: a cold start compiles the numba loops
             try:
                 if httpx.get(f"{base}/health").status_code == 200:
                     break

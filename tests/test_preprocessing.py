@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageOps
 from scipy import ndimage
 
 from webapp.errors import NothingDrawn
-from webapp.preprocessing import _box_filter, drawing_to_digit
+from webapp.preprocessing import _box_resample, drawing_to_digit
 
 HOLDOUT = Path(__file__).parent / "data" / "mnist-holdout.npz"
 
@@ -229,16 +229,17 @@ def test_the_longer_side_of_the_digit_is_20_pixels(image: Image.Image) -> None:
 @pytest.mark.parametrize(
     ("shape", "start", "length"),
     [((150, 130), (-20.3, -35.7), 210.0), ((9, 14), (-3.1, -2.2), 19.6),
-     ((400, 20), (12.5, -190.25), 420.0), ((3, 3), (-1.0, -1.0), 4.2)],
+     ((400, 20), (12.5, -190.25), 420.0), ((3, 3), (-1.0, -1.0), 4.2),
+     ((150, 150), (-25.0, -30.0), 210.0)],  # slice ends exactly on pixel centres
 )
-def test_the_box_filter_matrices_resample_as_pillow_does(
+def test_the_box_filter_resamples_as_pillow_does(
     shape: tuple[int, int], start: tuple[float, float], length: float
 ) -> None:
-    """`_box_filter` is Pillow's BOX resize of a window (zeros outside the image), written
-    as two matrices; here Pillow itself, on the image padded with zeros, is the reference."""
+    """`_box_resample` is Pillow's BOX resize of a window (zeros outside the image); here
+    Pillow itself, on the image padded with zeros, is the reference."""
     crop = np.random.default_rng(shape[0]).random(shape).astype(np.float32)
     top, left = start
-    ours = _box_filter(shape[0], top, length) @ crop @ _box_filter(shape[1], left, length).T
+    ours = _box_resample(crop, top, left, length)
     margin = int(length) + 2
     padded = np.pad(crop, margin)
     window = (left + margin, top + margin, left + margin + length, top + margin + length)

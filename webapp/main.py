@@ -11,7 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from webapp import __version__
+from webapp import __version__, preprocessing, stride
 from webapp.autoencoders import ModelRegistry
 from webapp.limits import BodySizeLimit
 from webapp.memory import keep_freed_buffers
@@ -20,7 +20,6 @@ from webapp.problems import PROBLEM_RESPONSES, install_problem_handlers
 from webapp.routes import convolve, health, kernels, metrics, pages, reconstruct
 from webapp.security import SecurityHeaders
 from webapp.settings import Settings, get_settings
-from webapp.stride import compile_ahead
 from webapp.workqueue import WorkQueue
 
 DESCRIPTION = """
@@ -51,7 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keep_freed_buffers()
-        compile_ahead()  # the strided loop: compiled (or loaded) now, not on a request
+        # The compiled loops (strided convolution, drawing preprocessing): compiled, or
+        # loaded from numba's disk cache, now rather than on a request.
+        stride.compile_ahead()
+        preprocessing.compile_ahead()
         app.state.models = ModelRegistry(
             settings.model_dir,
             providers=settings.providers,

@@ -14,8 +14,11 @@ ink (high values) on black (0).
       -> _fit_and_centre         area-averaged to a 20 px box inside 28x28, with the
                                  centre of mass at (row 14, column 14)
 
-Only numpy, Pillow and OpenCV: this module is part of the numeric core and never imports
-FastAPI.
+Only numpy, Pillow, OpenCV and numba: this module is part of the numeric core and never
+imports FastAPI. The passes over every pixel (the border's median, the ink's extent, the
+stroke's perimeter, the box filter) are small compiled loops (numba, ``nogil``): as numpy
+calls they were dozens of small operations holding the GIL, 1.2 ms a drawing, time that
+the server's other requests waited for.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import math
 
 import cv2
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 from PIL import Image
 
@@ -80,14 +84,45 @@ def _ink_channel(image: Image.Image) -> NDArray[np.float32]:
     if alpha is not None and alpha.min() < 1.0:
         return alpha
     brightness = _brightness(image)
-    border = np.concatenate([brightness[0], brightness[-1], brightness[:, 0], brightness[:, -1]])
     if brightness.dtype == np.uint8:
         # An 8-bit image has only 256 grey levels: work out the ink of each level once,
         # then look every pixel up (one pass, instead of one per arithmetic step).
-        levels = np.arange(256, dtype=np.float32) / 255.0
-        table = _ink_of(levels, float(np.median(border)) / 255.0)
+        table = _ink_of(GREY_LEVELS, _border_median(brightness) / 255.0)
         return np.asarray(cv2.LUT(brightness, table), dtype=np.float32)
+    border = np.concatenate([brightness[0], brightness[-1], brightness[:, 0], brightness[:, -1]])
     return _ink_of(brightness.astype(np.float32, copy=False), float(np.median(border)))
+
+
+GREY_LEVELS = np.arange(256, dtype=np.float32) / 255.0
+"""The 256 levels of an 8-bit grey image, in [0, 1]."""
+
+
+@njit(nogil=True, cache=True)
+def _border_median(levels):  # type: ignore[no-untyped-def]
+    """The median level of the first and last rows and columns of 8-bit ``levels`` (the
+    corners count twice): ``np.median`` of the four edges side by side, from a histogram."""
+    counts = np.zeros(256, dtype=np.int64)
+    height, width = levels.shape
+    for column in range(width):
+        counts[levels[0, column]] += 1
+        counts[levels[height - 1, column]] += 1
+    for row in range(height):
+        counts[levels[row, 0]] += 1
+        counts[levels[row, width - 1]] += 1
+    total = 2 * (height + width)
+    # Of an even count, the median is the mean of the two middle values.
+    return (_nth_level(counts, (total - 1) // 2) + _nth_level(counts, total // 2)) / 2.0
+
+
+@njit(nogil=True, cache=True)
+def _nth_level(counts, rank):  # type: ignore[no-untyped-def]
+    """The level at position ``rank`` (from 0) of the sorted values that ``counts`` holds."""
+    seen = 0
+    for level in range(counts.shape[0]):
+        seen += counts[level]
+        if seen > rank:
+            return level
+    return counts.shape[0] - 1
 
 
 def _ink_of(brightness: NDArray[np.float32], background: float) -> NDArray[np.float32]:
@@ -129,13 +164,9 @@ def _ink_bounding_box(ink: NDArray[np.float32]) -> tuple[int, int, int, int]:
     a speck smaller than `MIN_MARK_FRACTION` of the image: scaling such a dot up to 20 px
     would show the learner a blob, not their digit.
     """
-    marked = ink >= INK_THRESHOLD
-    rows = np.flatnonzero(marked.any(axis=1))
-    columns = np.flatnonzero(marked.any(axis=0))
-    if rows.size == 0:
+    top, bottom, left, right = _ink_extent(ink, np.float32(INK_THRESHOLD))
+    if bottom == 0:
         raise NothingDrawn("Nothing drawn: the image has no ink in it.", field="image")
-    top, bottom = int(rows[0]), int(rows[-1]) + 1
-    left, right = int(columns[0]), int(columns[-1]) + 1
     mark_size = max(bottom - top, right - left)
     if mark_size < max(2.0, MIN_MARK_FRACTION * max(ink.shape)):
         raise NothingDrawn(
@@ -143,6 +174,22 @@ def _ink_bounding_box(ink: NDArray[np.float32]) -> tuple[int, int, int, int]:
             f"in a {ink.shape[0]}x{ink.shape[1]} px image.",
             field="image",
         )
+    return top, bottom, left, right
+
+
+@njit(nogil=True, cache=True)
+def _ink_extent(ink, threshold):  # type: ignore[no-untyped-def]
+    """``(top, bottom, left, right)`` (end exclusive) of the pixels at or above
+    ``threshold``; ``(0, 0, 0, 0)`` when there are none."""
+    height, width = ink.shape
+    top, bottom, left, right = height, 0, width, 0
+    for row in range(height):
+        for column in range(width):
+            if ink[row, column] >= threshold:
+                top, bottom = min(top, row), row + 1
+                left, right = min(left, column), max(right, column + 1)
+    if bottom == 0:
+        return 0, 0, 0, 0
     return top, bottom, left, right
 
 
@@ -175,17 +222,32 @@ def _thicken_thin_strokes(crop: NDArray[np.float32]) -> NDArray[np.float32]:
     square maximum filter to MNIST's typical width. Normal strokes pass untouched.
     """
     scale = max(crop.shape) / BOX_SIZE
-    marked = crop >= INK_THRESHOLD
-    area = int(marked.sum())
-    perimeter = int(np.diff(marked, axis=0).sum() + np.diff(marked, axis=1).sum())
-    # Strokes touching the crop's edge have their perimeter cut: padding counts it.
-    perimeter += int(marked[0].sum() + marked[-1].sum() + marked[:, 0].sum())
-    perimeter += int(marked[:, -1].sum())
+    area, perimeter = _ink_area_and_perimeter(crop, np.float32(INK_THRESHOLD))
     width = 2.0 * area / max(perimeter, 1)
     if width >= MIN_STROKE_WIDTH * scale:
         return crop
     grow = round(TYPICAL_STROKE_WIDTH * scale - width)
     return _maximum_filter(crop, size=grow + 1)
+
+
+@njit(nogil=True, cache=True)
+def _ink_area_and_perimeter(crop, threshold):  # type: ignore[no-untyped-def]
+    """Pixels of ink (at or above ``threshold``), and the length of the ink's outline in
+    pixel edges: ink next to paper, or next to the crop's edge (a stroke cut there)."""
+    height, width = crop.shape
+    area = perimeter = 0
+    for row in range(height):
+        for column in range(width):
+            inked = crop[row, column] >= threshold
+            area += inked
+            below = row + 1 < height and crop[row + 1, column] >= threshold
+            beside = column + 1 < width and crop[row, column + 1] >= threshold
+            perimeter += (row + 1 < height and inked != below) + (
+                column + 1 < width and inked != beside)
+            if inked:
+                perimeter += (row == 0) + (row == height - 1) + (column == 0) + (
+                    column == width - 1)
+    return area, perimeter
 
 
 def _maximum_filter(values: NDArray[np.float32], *, size: int) -> NDArray[np.float32]:
@@ -227,34 +289,78 @@ def _fit_and_centre(crop: NDArray[np.float32]) -> NDArray[np.float32]:
     target = DIGIT_SIZE // 2 + 0.5  # the centre of digit pixel (14, 14)
     side = DIGIT_SIZE / scale
     top, left = centre_row - target / scale, centre_column - target / scale
-    # A box filter is separable: average along the rows, then along the columns.
-    rows = _box_filter(crop.shape[0], top, side)
-    columns = _box_filter(crop.shape[1], left, side)
     # A mean of values in [0, 1] can still round a hair above 1.
-    return _unit_range((rows @ crop @ columns.T).astype(np.float32))
+    return _unit_range(_box_resample(crop, top, left, side).astype(np.float32))
 
 
-def _box_filter(cells: int, start: float, length: float) -> NDArray[np.float64]:
-    """The box filter that shrinks the window ``[start, start + length)`` of an axis of
-    ``cells`` pixels to `DIGIT_SIZE` pixels, as a ``(DIGIT_SIZE, cells)`` matrix.
+@njit(nogil=True, cache=True)
+def _box_resample(values, top, left, side):  # type: ignore[no-untyped-def]
+    """The ``side`` x ``side`` window at (``top``, ``left``) of ``values``, shrunk to
+    `DIGIT_SIZE` x `DIGIT_SIZE` by a box filter (float64).
 
-    Output pixel ``i`` is the mean of the pixels whose centres fall in its slice of the
-    window, ``(lo, hi]``, exactly as Pillow's ``Image.resize(..., BOX, box=...)`` picks
-    them; pixels outside the axis count as black (zeros), as the paper around a digit.
-    A slice narrower than a pixel (a digit smaller than 20 px) takes the nearest one.
+    Output pixel (i, j) is the mean of the pixels whose centres fall in its slice of the
+    window, exactly as Pillow's ``Image.resize(..., BOX, box=...)`` picks them; pixels
+    outside the image count as black (zeros), as the paper around a digit. A box filter is
+    separable: the rows of each slice are averaged first, then the columns.
     """
-    scale = length / DIGIT_SIZE  # drawing pixels per output pixel
+    height, width = values.shape
+    row_first, row_last = _box_runs(top, side)
+    column_first, column_last = _box_runs(left, side)
+    rows = np.zeros((DIGIT_SIZE, width))
+    for i in range(DIGIT_SIZE):
+        for row in range(max(row_first[i], 0), min(row_last[i] + 1, height)):
+            for column in range(width):
+                rows[i, column] += values[row, column]
+        rows[i, :] /= row_last[i] - row_first[i] + 1  # pixels outside count, as zeros
+    digit = np.zeros((DIGIT_SIZE, DIGIT_SIZE))
+    for i in range(DIGIT_SIZE):
+        for j in range(DIGIT_SIZE):
+            total = 0.0
+            for column in range(max(column_first[j], 0), min(column_last[j] + 1, width)):
+                total += rows[i, column]
+            digit[i, j] = total / (column_last[j] - column_first[j] + 1)
+    return digit
+
+
+@njit(nogil=True, cache=True)
+def _box_runs(start, length):  # type: ignore[no-untyped-def]
+    """For each of the `DIGIT_SIZE` slices of the window ``[start, start + length)`` along
+    one axis, the first and last pixel it holds.
+
+    Pixel k belongs to slice i when its centre, k + 0.5, lies in ``(centre_i - reach,
+    centre_i + reach]``: half a slice on each side, or half a pixel when slices are
+    narrower than a pixel (a digit under 20 px), so that every slice holds one at least.
+    The ends come from ``floor``, then are checked against that very test, because
+    rounding can put a value computed two ways on either side of a whole number.
+    """
+    scale = length / DIGIT_SIZE  # pixels per slice
     reach = max(scale, 1.0) / 2
-    centres = start + (np.arange(DIGIT_SIZE) + 0.5) * scale
-    # Every pixel that any slice could hold, inside the axis or not.
-    candidates = np.arange(math.floor(start - reach) - 1, math.ceil(start + length + reach) + 1)
-    offsets = candidates + 0.5 - centres[:, np.newaxis]
-    held = ((offsets > -reach) & (offsets <= reach)).astype(np.float64)
-    weights = held / np.maximum(held.sum(axis=1, keepdims=True), 1.0)
-    inside = (candidates >= 0) & (candidates < cells)
-    matrix = np.zeros((DIGIT_SIZE, cells))
-    matrix[:, candidates[inside]] = weights[:, inside]
-    return matrix
+    first = np.empty(DIGIT_SIZE, dtype=np.int64)
+    last = np.empty(DIGIT_SIZE, dtype=np.int64)
+    for i in range(DIGIT_SIZE):
+        centre = start + (i + 0.5) * scale
+        low = math.floor(centre - reach - 0.5) + 1
+        if low + 0.5 - centre <= -reach:
+            low += 1
+        if low - 0.5 - centre > -reach:
+            low -= 1
+        high = math.floor(centre + reach - 0.5)
+        if high + 0.5 - centre > reach:
+            high -= 1
+        if high + 1.5 - centre <= reach:
+            high += 1
+        first[i], last[i] = low, max(high, low)
+    return first, last
+
+
+def compile_ahead() -> None:
+    """Compile (or load from numba's disk cache) the loops above before any request."""
+    square = np.zeros((4, 4), dtype=np.float32)
+    square[1:3, 1:3] = 1.0
+    _border_median(np.zeros((4, 4), dtype=np.uint8))
+    _ink_extent(square, np.float32(INK_THRESHOLD))
+    _ink_area_and_perimeter(square, np.float32(INK_THRESHOLD))
+    _box_resample(square, -1.0, -1.0, 5.6)
 
 
 def _unit_range(values: NDArray[np.float32]) -> NDArray[np.float32]:
