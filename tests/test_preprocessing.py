@@ -245,3 +245,29 @@ def test_the_box_filter_resamples_as_pillow_does(
     window = (left + margin, top + margin, left + margin + length, top + margin + length)
     pillows = Image.fromarray(padded).resize((28, 28), Image.Resampling.BOX, box=window)
     np.testing.assert_allclose(ours, np.asarray(pillows), atol=2e-6)
+
+
+def test_compile_ahead_leaves_nothing_for_a_request_to_compile() -> None:
+    """numba compiles one version per argument type (layout and writability included):
+    after `compile_ahead`, drawings of every kind run on versions already compiled, so no
+    request waits a second or two for the compiler."""
+    import io
+
+    from tests.drawings import drawing
+    from webapp import preprocessing
+
+    preprocessing.compile_ahead()
+    loops = (preprocessing._border_median, preprocessing._ink_extent,
+             preprocessing._ink_area_and_perimeter, preprocessing._box_resample)
+    compiled = [len(loop.signatures) for loop in loops]
+    pictures: list[Image.Image] = [Image.open(io.BytesIO(drawing(3, size=size, mode=mode)))
+                                   for mode in ("RGB", "L", "RGBA") for size in (30, 200)]
+    pictures.append(pictures[0].convert("P"))
+    pictures.append(pictures[1].convert("LA"))
+    sheet = Image.new("L", (1200, 900), 255)  # large, with a 1 px stroke: shrunk, thickened
+    ImageDraw.Draw(sheet).line((100, 100, 900, 800), fill=0, width=1)
+    pictures.append(sheet)
+    pictures.append(Image.fromarray(np.asarray(sheet).astype(np.uint16) * 257))  # 16-bit
+    for picture in pictures:
+        drawing_to_digit(picture)
+    assert [len(loop.signatures) for loop in loops] == compiled

@@ -354,13 +354,24 @@ def _box_runs(start, length):  # type: ignore[no-untyped-def]
 
 
 def compile_ahead() -> None:
-    """Compile (or load from numba's disk cache) the loops above before any request."""
-    square = np.zeros((4, 4), dtype=np.float32)
-    square[1:3, 1:3] = 1.0
-    _border_median(np.zeros((4, 4), dtype=np.uint8))
-    _ink_extent(square, np.float32(INK_THRESHOLD))
-    _ink_area_and_perimeter(square, np.float32(INK_THRESHOLD))
-    _box_resample(square, -1.0, -1.0, 5.6)
+    """Compile (or load from numba's disk cache) the loops above before any request.
+
+    numba compiles one version per argument type, and an array's type includes its layout
+    and whether it is writable: the crop of the ink is a view (not contiguous) or a copy,
+    and Pillow's pixels arrive read-only. So every kind the pipeline passes is compiled
+    here; one missed would cost a request a second or two of compiling.
+    """
+    square = np.zeros((6, 6), dtype=np.float32)
+    square[2:4, 1:5] = 1.0
+    levels = np.zeros((4, 4), dtype=np.uint8)
+    read_only = levels.copy()
+    read_only.flags.writeable = False
+    for grey in (levels, read_only):
+        _border_median(grey)
+    for values in (square, square[1:5, 1:5]):  # contiguous, and a view (a crop)
+        _ink_extent(values, np.float32(INK_THRESHOLD))
+        _ink_area_and_perimeter(values, np.float32(INK_THRESHOLD))
+        _box_resample(values, -1.0, -1.0, 5.6)
 
 
 def _unit_range(values: NDArray[np.float32]) -> NDArray[np.float32]:
