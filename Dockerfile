@@ -80,4 +80,4 @@ COPY webapp/ /app/webapp/
 # The strided convolution loop (webapp/stride.py) and the drawing preprocessing's loops
 # (webapp/preprocessing.py) are compiled by numba: compile them now, as the server's user,
 # into a cache the image keeps, so the first request does not wait.
-RUN python -c "from webapp import preprocessing, stride; stride.compile_ahead(); preprocessing.compile_ahead()"
+RUN python -c "from webapp.main import compile_loops; compile_loops()"

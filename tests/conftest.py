@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 from numpy.typing import NDArray
 from PIL import Image
 
-from webapp import preprocessing, stride
-from webapp.main import create_app
+from webapp.main import compile_loops, create_app
 from webapp.settings import Settings
 
 
@@ -21,8 +20,7 @@ def compiled_loops() -> None:
     """Compile the numba loops once, first: on a fresh clone that takes 10-20 s, and the
     servers that tests start in subprocesses then load them from numba's disk cache
     instead of each compiling them while a test waits for /health."""
-    stride.compile_ahead()
-    preprocessing.compile_ahead()
+    compile_loops()
 
 
 @pytest.fixture

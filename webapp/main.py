@@ -41,6 +41,14 @@ def _log_to_stderr() -> None:
         logger.setLevel(logging.INFO)
 
 
+def compile_loops() -> None:
+    """Compile (or load from numba's disk cache) every compiled loop: the strided
+    convolution's and the drawing preprocessing's. At start-up, so that no request waits
+    for the compiler; the Docker image and the test session call it too."""
+    stride.compile_ahead()
+    preprocessing.compile_ahead()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A convlens app; ``settings`` defaults to the environment's (`CONVLENS_*`)."""
     settings = settings or get_settings()
@@ -50,10 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keep_freed_buffers()
-        # The compiled loops (strided convolution, drawing preprocessing): compiled, or
-        # loaded from numba's disk cache, now rather than on a request.
-        stride.compile_ahead()
-        preprocessing.compile_ahead()
+        compile_loops()
         app.state.models = ModelRegistry(
             settings.model_dir,
             providers=settings.providers,
