@@ -7,7 +7,6 @@ import zlib
 
 import numpy as np
 import pytest
-from numpy.typing import NDArray
 from PIL import Image
 
 from tests.conftest import encode, gradient_photo
@@ -15,24 +14,12 @@ from tests.hostile import (
     animated_gif,
     forged_png,
     image_in_mode,
-    png_chunk,
     rotated_jpeg,
     tiff_bytes,
     truncated_png,
 )
 from webapp.errors import ImageTooLarge, InvalidImage, UnsupportedImageFormat
-from webapp.images import (
-    LIBSPNG_MAX_BYTES,
-    LIBSPNG_MAX_PIXELS,
-    _checked_header,
-    _is_plain_png,
-    _stored_zlib,
-    decode_image,
-    encode_image,
-    open_image,
-    open_upright,
-    small_png,
-)
+from webapp.images import _stored_zlib, decode_image, encode_image, small_png
 
 CAP = 16_777_216
 
@@ -136,116 +123,3 @@ def test_large_pngs_still_go_through_pillow() -> None:
 def test_stored_zlib_streams_read_back(size: int) -> None:
     data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
     assert zlib.decompress(_stored_zlib(data)) == data
-
-
-def _pillow_pixels(data: bytes) -> NDArray[np.uint8]:
-    return np.asarray(Image.open(io.BytesIO(data)))
-
-
-def _takes_libspng(data: bytes) -> bool:
-    return _is_plain_png(data, _checked_header(data, max_pixels=CAP, field="image"))
-
-
-def _noise_and_gradient(height: int, width: int) -> NDArray[np.uint8]:
-    """Random pixels beside a gradient: Pillow's encoder picks every row filter on it."""
-    pixels = gradient_photo(height, width)
-    pixels[:, : width // 2] = np.random.default_rng(height).integers(
-        0, 256, (height, width // 2, 3), dtype=np.uint8
-    )
-    return pixels
-
-
-@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
-@pytest.mark.parametrize("size", [(1, 1), (31, 17), (96, 120)])
-def test_plain_pngs_decode_by_libspng_to_pillows_very_pixels(
-    mode: str, size: tuple[int, int]
-) -> None:
-    image = Image.fromarray(_noise_and_gradient(*size)).convert(mode)
-    if mode == "RGBA":  # an alpha channel that varies too
-        image.putalpha(Image.fromarray(_noise_and_gradient(*size)[:, :, 1]))
-    for level in (0, 6, 9):
-        data = encode(np.asarray(image), compress_level=level)
-        assert _takes_libspng(data)
-        decoded = open_image(data, max_pixels=CAP)
-        assert decoded.mode == mode and decoded.size == image.size
-        assert np.array_equal(np.asarray(decoded), _pillow_pixels(data))
-
-
-def test_a_drawing_from_the_page_takes_libspng() -> None:
-    from tests.drawings import drawing
-
-    data = drawing(canvas=560, size=400, mode="RGBA")  # the page's canvas, as toBlob makes it
-    assert _takes_libspng(data)
-    assert np.array_equal(np.asarray(open_upright(data, max_pixels=CAP)), _pillow_pixels(data))
-
-
-def _png_with(chunk: bytes, before: bytes = b"IDAT") -> bytes:
-    """A plain RGB PNG with one more ``chunk`` inserted before its first ``before`` chunk."""
-    data = encode(gradient_photo(12, 10))
-    at = data.index(before) - 4
-    return data[:at] + chunk + data[at:]
-
-
-def _png_with_exif_orientation() -> bytes:
-    exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise
-    buffer = io.BytesIO()
-    Image.fromarray(gradient_photo(20, 40)).save(buffer, "PNG", exif=exif)
-    return buffer.getvalue()
-
-
-def _interlaced(data: bytes) -> bytes:
-    """``data`` with its IHDR's interlace method set to 1 (Adam7): enough for the check."""
-    header = png_chunk(b"IHDR", data[16:28] + b"\x01")
-    return data[:8] + header + data[8 + len(header) :]
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        image_in_mode("P"),  # a palette, with transparency
-        image_in_mode("I;16"),  # 16 bits
-        image_in_mode("LA"),  # grey + alpha
-        _png_with(png_chunk(b"tRNS", b"\x00\x01\x00\x02\x00\x03")),  # a transparent colour
-        _png_with_exif_orientation(),
-        _png_with(png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00<x/>")),
-        _png_with(png_chunk(b"tEXt", b"Raw profile type exif\x00...")),
-        _png_with(png_chunk(b"zzZz", b"an unknown chunk")),
-        _interlaced(encode(gradient_photo(12, 10))),
-        encode(np.zeros((641, 640, 3), np.uint8)),  # more pixels than LIBSPNG_MAX_PIXELS
-        encode(np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)),
-    ],
-    ids=["palette", "16-bit", "grey+alpha", "tRNS", "eXIf", "XMP", "text", "unknown", "interlaced",
-         "many pixels", "many bytes"],
-)
-def test_other_pngs_stay_with_pillow(data: bytes) -> None:
-    assert not _takes_libspng(data)
-
-
-def test_the_libspng_limits_are_the_documented_ones() -> None:
-    assert LIBSPNG_MAX_PIXELS == 640 * 640 and LIBSPNG_MAX_BYTES == 64 * 1024
-    assert len(encode(np.random.default_rng(0).integers(0, 256, (160, 160, 3), np.uint8))) > (
-        LIBSPNG_MAX_BYTES
-    )
-
-
-def test_a_png_orientation_is_still_applied() -> None:
-    stored = Image.open(io.BytesIO(_png_with_exif_orientation()))
-    assert stored.size == (40, 20)
-    assert open_upright(_png_with_exif_orientation(), max_pixels=CAP).size == (20, 40)
-
-
-@pytest.mark.parametrize("cut", [0.3, 0.6, 0.95])
-def test_a_truncated_plain_png_is_refused_not_half_decoded(cut: float) -> None:
-    data = encode(_noise_and_gradient(96, 120))
-    assert _takes_libspng(data)
-    with pytest.raises(InvalidImage, match="truncated or corrupt"):
-        open_image(data[: int(len(data) * cut)], max_pixels=CAP)
-
-
-def test_a_corrupt_plain_png_is_refused() -> None:
-    data = bytearray(encode(_noise_and_gradient(96, 120)))
-    start = data.index(b"IDAT") + 4
-    data[start + 20 : start + 60] = bytes(40)  # zeros in the middle of the deflate stream
-    with pytest.raises(InvalidImage, match="truncated or corrupt"):
-        open_image(bytes(data), max_pixels=CAP)

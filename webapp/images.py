@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import pyspng
 from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -50,39 +49,6 @@ def open_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image.I
     Format and size are decided from the header alone: a 100-byte PNG declaring
     100,000 x 100,000 pixels is refused before a single row is inflated.
     """
-    return _decoded(_checked_header(data, max_pixels=max_pixels, field=field), data, field)
-
-
-def open_upright(data: bytes, *, max_pixels: int, field: str = "image") -> Image.Image:
-    """`open_image`, turned the way its EXIF orientation says (phone photos, drawings)."""
-    return _upright(open_image(data, max_pixels=max_pixels, field=field))
-
-
-def decode_image(
-    data: bytes, *, max_pixels: int, color: Color = "rgb", field: str = "image"
-) -> DecodedImage:
-    """Pixels of an upload, upright (EXIF orientation applied), as 8-bit RGB or gray.
-
-    Alpha is dropped, palettes expanded, CMYK converted, 16-bit gray scaled to 8 bits.
-    """
-    header = _checked_header(data, max_pixels=max_pixels, field=field)
-    image = _decoded(header, data, field)
-    try:
-        # Counting a GIF's frames reads every later frame's header: a truncated file
-        # fails here, after its first frame decoded fine. One frame is what we use anyway.
-        frames = int(getattr(header, "n_frames", 1))
-    except Exception:
-        frames = 1
-    return DecodedImage(
-        pixels=to_array(_upright(image), color),
-        format=header.format or "?",
-        original_mode=image.mode,
-        frames=frames,
-    )
-
-
-def _checked_header(data: bytes, *, max_pixels: int, field: str) -> Image.Image:
-    """The upload opened by Pillow, its header read and checked, no pixel decoded yet."""
     if not data:
         raise InvalidImage(f"{field} is empty: send the bytes of a PNG, JPEG, WebP, GIF or BMP.",
                            field=field)
@@ -104,90 +70,34 @@ def _checked_header(data: bytes, *, max_pixels: int, field: str) -> Image.Image:
             ) from None
         except Exception as error:  # a malformed header can raise almost anything
             raise InvalidImage(f"{field} has a corrupt header: {error}", field=field) from None
-    if image.format not in ALLOWED_FORMATS:
-        raise UnsupportedImageFormat(
-            f"{field} is a {image.format} image; convlens accepts {', '.join(ALLOWED_FORMATS)}.",
-            field=field,
-        )
-    width, height = image.size
-    if width < 1 or height < 1:
-        raise InvalidImage(f"{field} has no pixels ({width}x{height}).", field=field)
-    if width * height > max_pixels:
-        raise ImageTooLarge(
-            f"{field} is {width}x{height} = {width * height:,} pixels; the limit is "
-            f"{max_pixels:,}. Scale it down first.",
-            field=field,
-        )
+        if image.format not in ALLOWED_FORMATS:
+            raise UnsupportedImageFormat(
+                f"{field} is a {image.format} image; convlens accepts "
+                f"{', '.join(ALLOWED_FORMATS)}.",
+                field=field,
+            )
+        width, height = image.size
+        if width < 1 or height < 1:
+            raise InvalidImage(f"{field} has no pixels ({width}x{height}).", field=field)
+        if width * height > max_pixels:
+            raise ImageTooLarge(
+                f"{field} is {width}x{height} = {width * height:,} pixels; the limit is "
+                f"{max_pixels:,}. Scale it down first.",
+                field=field,
+            )
+        try:
+            image.seek(0)  # animated GIF/WebP/APNG: the first frame only
+            image.load()
+        except Exception as error:  # truncated or corrupt data: never a partial image
+            raise InvalidImage(
+                f"{field} could not be decoded (truncated or corrupt): {error}", field=field
+            ) from None
     return image
 
 
-def _decoded(header: Image.Image, data: bytes, field: str) -> Image.Image:
-    """The first frame's pixels of a checked upload: plain PNGs by libspng, the rest by
-    Pillow. Truncated or corrupt data is refused, never returned as a partial image."""
-    try:
-        if _is_plain_png(data, header):
-            return Image.fromarray(pyspng.load(data))
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            header.seek(0)  # animated GIF/WebP/APNG: the first frame only
-            header.load()
-    except Exception as error:
-        raise InvalidImage(
-            f"{field} could not be decoded (truncated or corrupt): {error}", field=field
-        ) from None
-    return header
-
-
-LIBSPNG_MAX_PIXELS = 640 * 640
-"""PNGs up to this size (the drawing page's canvas is 560 x 560) and `LIBSPNG_MAX_BYTES`
-may be decoded by libspng (`pyspng`) instead of Pillow.
-
-On drawings it is 2-2.5x faster: Pillow's PNG decoder spends most of its time undoing the
-row filters a byte at a time, libspng does it with SIMD. But pyspng holds the GIL while it
-decodes and Pillow does not, so the event loop waits for it: both limits keep that wait
-under about 6 ms (measured here on a 640 x 640 gradient; a 1-megapixel photo held it 33 ms).
-Larger PNGs stay with Pillow."""
-
-LIBSPNG_MAX_BYTES = 64 * 1024
-"""Drawings are mostly blank and compress to a few KiB; photos of the same size do not."""
-
-_PLAIN_PNG_CHUNKS = frozenset(
-    (b"IHDR", b"IDAT", b"IEND", b"sRGB", b"gAMA", b"cHRM", b"iCCP", b"pHYs", b"sBIT", b"tIME",
-     b"bKGD")
-)
-"""Chunks that change nothing of what convlens takes from a PNG. Any other chunk sends the
-file to Pillow: tRNS (transparency), PLTE (a palette), acTL (animation), eXIf and the text
-chunks (an orientation can hide in EXIF, XMP or a raw text profile), unknown ones."""
-
-
-def _is_plain_png(data: bytes, header: Image.Image) -> bool:
-    """Whether ``data`` is a small, non-interlaced, 8-bit grey, RGB or RGBA PNG with only
-    `_PLAIN_PNG_CHUNKS`: one that libspng decodes to exactly Pillow's pixels (pyspng 0.1.4
-    cannot give grey + alpha, libspng's GA8, for any PNG: those stay with Pillow too)."""
-    if header.format != "PNG" or len(data) > LIBSPNG_MAX_BYTES:
-        return False
-    if header.width * header.height > LIBSPNG_MAX_PIXELS:
-        return False
-    # IHDR comes first: width, height, bit depth, colour type, compression, filter, interlace.
-    if data[12:16] != b"IHDR" or len(data) < 29:
-        return False
-    bit_depth, colour_type, interlace = data[24], data[25], data[28]
-    if bit_depth != 8 or colour_type not in (0, 2, 6) or interlace != 0:
-        return False
-    return _png_chunk_types(data) <= _PLAIN_PNG_CHUNKS
-
-
-def _png_chunk_types(data: bytes) -> set[bytes]:
-    """The 4-letter types of a PNG's chunks, read from their headers up to IEND."""
-    types = set()
-    position = 8  # after the signature
-    while position + 8 <= len(data):
-        length, kind = struct.unpack_from(">I4s", data, position)
-        types.add(kind)
-        if kind == b"IEND":
-            break
-        position += 12 + length  # length, type, data, CRC
-    return types
+def open_upright(data: bytes, *, max_pixels: int, field: str = "image") -> Image.Image:
+    """`open_image`, turned the way its EXIF orientation says (phone photos, drawings)."""
+    return _upright(open_image(data, max_pixels=max_pixels, field=field))
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -196,6 +106,28 @@ def _upright(image: Image.Image) -> Image.Image:
         # In place: the usual upload has no orientation to fix, and a copy would be wasted.
         ImageOps.exif_transpose(image, in_place=True)
     return image
+
+
+def decode_image(
+    data: bytes, *, max_pixels: int, color: Color = "rgb", field: str = "image"
+) -> DecodedImage:
+    """Pixels of an upload, upright (EXIF orientation applied), as 8-bit RGB or gray.
+
+    Alpha is dropped, palettes expanded, CMYK converted, 16-bit gray scaled to 8 bits.
+    """
+    image = open_image(data, max_pixels=max_pixels, field=field)
+    try:
+        # Counting a GIF's frames reads every later frame's header: a truncated file
+        # fails here, after its first frame decoded fine. One frame is what we use anyway.
+        frames = int(getattr(image, "n_frames", 1))
+    except Exception:
+        frames = 1
+    return DecodedImage(
+        pixels=to_array(_upright(image), color),
+        format=image.format or "?",
+        original_mode=image.mode,
+        frames=frames,
+    )
 
 
 def to_array(image: Image.Image, color: Color) -> NDArray[np.uint8]:
