@@ -81,7 +81,7 @@ def _ink_channel(image: Image.Image) -> NDArray[np.float32]:
     subtracted, so off-white paper counts as no ink at all.
     """
     alpha = _alpha_channel(image)
-    if alpha is not None and alpha.min() < 1.0:
+    if alpha is not None:
         return alpha
     brightness = _brightness(image)
     if brightness.dtype == np.uint8:
@@ -135,13 +135,18 @@ def _ink_of(brightness: NDArray[np.float32], background: float) -> NDArray[np.fl
 
 
 def _alpha_channel(image: Image.Image) -> NDArray[np.float32] | None:
-    """The opacity in [0, 1], or None for a mode without transparency."""
-    has_alpha = "A" in image.getbands() or "transparency" in image.info
-    if not has_alpha:
+    """The opacity in [0, 1]; None for a mode without transparency, or a fully opaque image."""
+    if "A" not in image.getbands():
+        if "transparency" not in image.info:
+            return None
+        # Palette and grey images keep their transparency in `info`: RGBA makes it a channel.
+        image = image.convert("RGBA")
+    # The 8-bit channel first: an opaque image (a canvas filled white) is told in one pass,
+    # without a float copy, and a whole RGBA copy is never made.
+    opacity = np.asarray(image.getchannel("A"))
+    if opacity.min() == 255:
         return None
-    # Palette images keep their transparency in `info`: RGBA makes it a real channel.
-    rgba = image.convert("RGBA")
-    return np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
+    return opacity.astype(np.float32) / np.float32(255.0)
 
 
 def _brightness(image: Image.Image) -> NDArray[np.uint8] | NDArray[np.float32]:
@@ -207,8 +212,13 @@ def _shrink_large_drawing(crop: NDArray[np.float32]) -> NDArray[np.float32]:
     height = math.ceil(crop.shape[0] / factor) * factor
     width = math.ceil(crop.shape[1] / factor) * factor
     padded = np.pad(crop, ((0, height - crop.shape[0]), (0, width - crop.shape[1])))
-    blocks = padded.reshape(height // factor, factor, width // factor, factor)
-    shrunk: NDArray[np.float32] = blocks.max(axis=(1, 3))
+    # Block (i, j) covers rows factor*i + di and columns factor*j + dj: the maximum over the
+    # factor^2 strided views, one offset (di, dj) at a time. Measured 25x faster than
+    # numpy's max over the two block axes of a reshaped array (5.3 ms -> 0.2 ms at 400^2).
+    shrunk: NDArray[np.float32] = padded[::factor, ::factor].copy()
+    for row_offset in range(factor):
+        for column_offset in range(factor):
+            np.maximum(shrunk, padded[row_offset::factor, column_offset::factor], out=shrunk)
     return shrunk
 
 

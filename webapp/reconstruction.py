@@ -4,7 +4,8 @@
     28x28 digit (+ optional noise) -> model -> reconstruction, code, every layer
 
 The API, the pages and the command line all call `reconstruct_drawing` or
-`reconstruct_pixels`, so a digit is prepared one way only.
+`reconstruct_pixels`, so a digit is prepared one way only; `reconstruct_digit` then sends
+that same prepared digit through other models (the page compares them all).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def reconstruct_drawing(
     """A drawing file (any size; PNG, JPEG, WebP, ...) prepared as MNIST was, then rebuilt."""
     model = models.get(options.model)
     image = open_upright(data, max_pixels=settings.max_pixels, field="image")
-    return _reconstruct(model, drawing_to_digit(image), options)
+    return reconstruct_digit(drawing_to_digit(image), model, options)
 
 
 def reconstruct_pixels(request: PixelsRequest, models: ModelRegistry) -> Reconstruction:
@@ -88,7 +89,7 @@ def reconstruct_pixels(request: PixelsRequest, models: ModelRegistry) -> Reconst
     if values.min() < 0 or values.max() > 255:
         raise InvalidInput("pixels must lie in 0..1 (or 0..255).", field="pixels")
     digit = values / 255.0 if values.max() > 1.0 else values
-    return _reconstruct(model, digit.astype(np.float32), request)
+    return reconstruct_digit(digit.astype(np.float32), model, request)
 
 
 def to_gray_pixels(values: NDArray[np.float32]) -> NDArray[np.uint8]:
@@ -102,9 +103,11 @@ def add_noise(digit: NDArray[np.float32], amount: float, seed: int | None) -> ND
     return np.clip(digit + amount * noise, 0.0, 1.0).astype(np.float32)
 
 
-def _reconstruct(
-    model: Autoencoder, digit: NDArray[np.float32], options: ReconstructOptions
+def reconstruct_digit(
+    digit: NDArray[np.float32], model: Autoencoder, options: ReconstructOptions
 ) -> Reconstruction:
+    """A prepared 28x28 digit (float32 in [0, 1]: this module's own output, not a user's
+    numbers, which `reconstruct_pixels` checks first) through ``model``."""
     noisy = add_noise(digit, options.noise, options.seed) if options.noise > 0 else None
     run = model.run((noisy if noisy is not None else digit)[np.newaxis], all_layers=options.layers)
     output = run.reconstructions[0]

@@ -31,6 +31,7 @@ from webapp.reconstruction import (
     PixelsRequest,
     Reconstruction,
     ReconstructOptions,
+    reconstruct_digit,
     reconstruct_drawing,
     reconstruct_pixels,
     to_gray_pixels,
@@ -241,12 +242,10 @@ def _every_model(
     result: Reconstruction, options: ReconstructOptions, models: ModelRegistry
 ) -> list[Reconstruction]:
     """Every model on the digit ``result`` was made from, with the same noise (same seed)."""
+    # The page shows the other models' reconstructions, not their layers.
+    others = ReconstructOptions(noise=options.noise, seed=options.seed, layers=False)
     return [
-        result if model is result.model else reconstruct_pixels(
-            PixelsRequest(pixels=result.digit.tolist(), model=model.name,
-                          noise=options.noise, seed=options.seed),
-            models,
-        )
+        result if model is result.model else reconstruct_digit(result.digit, model, others)
         for model in models
     ]
 
