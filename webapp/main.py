@@ -11,7 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from webapp import __version__, preprocessing, stride
+from webapp import __version__, preprocessing, reconstruction, stride
 from webapp.autoencoders import ModelRegistry
 from webapp.limits import BodySizeLimit
 from webapp.memory import keep_freed_buffers
@@ -43,10 +43,12 @@ def _log_to_stderr() -> None:
 
 def compile_loops() -> None:
     """Compile (or load from numba's disk cache) every compiled loop: the strided
-    convolution's and the drawing preprocessing's. At start-up, so that no request waits
-    for the compiler; the Docker image and the test session call it too."""
+    convolution's, the drawing preprocessing's and the reconstruction's. At start-up, so
+    that no request waits for the compiler; the Docker image and the test session call it
+    too."""
     stride.compile_ahead()
     preprocessing.compile_ahead()
+    reconstruction.compile_ahead()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

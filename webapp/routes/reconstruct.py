@@ -21,7 +21,6 @@ from numpy.typing import NDArray
 from webapp.autoencoders import Autoencoder, LayerInfo, ModelRegistry
 from webapp.bodies import media_type, read_form, read_json, validated
 from webapp.dependencies import SettingsDep, WorkQueueDep
-from webapp.display import DIVERGING_COLOURS
 from webapp.errors import InvalidInput
 from webapp.featuremaps import feature_grid, grid_shape
 from webapp.images import data_url, encode_image
@@ -31,9 +30,11 @@ from webapp.reconstruction import (
     PixelsRequest,
     Reconstruction,
     ReconstructOptions,
+    error_picture,
     reconstruct_digit,
     reconstruct_drawing,
     reconstruct_pixels,
+    rounded_values,
     to_gray_pixels,
 )
 from webapp.templating import render, wants_page
@@ -140,22 +141,20 @@ def _view_of_every_model(
 
 def digit_answer(values: NDArray[np.float32]) -> dict[str, Any]:
     return {
-        "pixels": np.round(values.astype(np.float64), 5).tolist(),
+        "pixels": rounded_values(values),
         "image": data_url(encode_image(to_gray_pixels(values))),
     }
 
 
 def reconstruction_answer(result: Reconstruction) -> dict[str, Any]:
     """The JSON answer of `/reconstruct`; shapes are [height, width, channels]."""
-    difference = result.output - result.digit
-    # Blue where the model lost ink, red where it added some, white where it is right.
-    heat = DIVERGING_COLOURS[np.clip(np.round(difference * 127 + 128), 0, 255).astype(np.uint8)]
     answer: dict[str, Any] = {
         "model": result.model.name,
         "provider": result.model.provider,
         "input": digit_answer(result.digit),
         "reconstruction": digit_answer(result.output),
-        "difference": {"image": data_url(encode_image(heat))},
+        "difference": {"image": data_url(encode_image(error_picture(result.output,
+                                                                     result.digit)))},
         "metrics": {"bce": result.bce, "mse": result.mse},
         "latent": {
             "layer": result.model.latent_layer,
