@@ -1,31 +1,36 @@
-"""FastAPI dependencies: the app's settings and work queue, as typed aliases for routes.
+"""Where routes find the app's shared objects: its settings, work queue and models.
 
-They are ``async def`` although they never await: FastAPI runs a plain ``def`` dependency
-on its thread pool, a thread hop per request that costs far more than the lookup itself.
+Plain functions of the request, not FastAPI dependencies (``Depends``): FastAPI solves
+each declared dependency on every request, and for these three lookups that machinery
+cost the event loop 0.15 ms per heavy request (measured in-process: 1.05 -> 0.90 ms for
+/reconstruct's framework part, 7 runs each), a few per cent of /reconstruct's throughput.
+A route calls these first, before it reads any body.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from starlette.requests import Request
 
-from fastapi import Depends, Request
-
+from webapp.autoencoders import ModelRegistry
 from webapp.settings import Settings
 from webapp.workqueue import WorkQueue
 
 
-async def get_app_settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
     """The settings the app was created with (tests create apps with their own)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-async def get_work_queue(request: Request) -> WorkQueue:
-    """The heavy routes' work queue; refuses at once (503) when it is already full."""
+def work_queue(request: Request) -> WorkQueue:
+    """The heavy routes' work queue; refuses at once (503) when it is already full, so that
+    a full server does not parse uploads it would refuse anyway."""
     queue: WorkQueue = request.app.state.work_queue
     queue.refuse_if_full()
     return queue
 
 
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-WorkQueueDep = Annotated[WorkQueue, Depends(get_work_queue)]
+def loaded_models(request: Request) -> ModelRegistry:
+    """The autoencoders loaded at start-up."""
+    models: ModelRegistry = request.app.state.models
+    return models

@@ -17,7 +17,7 @@ from pydantic import JsonValue
 
 from webapp.bodies import media_type, read_form, read_json, validated
 from webapp.convolution import Convolution
-from webapp.dependencies import SettingsDep, WorkQueueDep
+from webapp.dependencies import app_settings, work_queue
 from webapp.errors import InvalidInput
 from webapp.images import MEDIA_TYPES, OutputFormat, data_url, encode_image
 from webapp.kernels import PRESETS
@@ -73,7 +73,7 @@ _OPENAPI = {
     openapi_extra=_OPENAPI,
     response_model=None,
 )
-async def convolve(request: Request, settings: SettingsDep, queue: WorkQueueDep) -> Response:
+async def convolve(request: Request) -> Response:
     """Apply a kernel with a stride, padding and dilation.
 
     * ``multipart/form-data`` with an ``image`` file: the output image (PNG by default), or
@@ -81,6 +81,7 @@ async def convolve(request: Request, settings: SettingsDep, queue: WorkQueueDep)
     * ``application/json`` with ``input`` (a 1-D or 2-D list): the output numbers, the
       arithmetic and, for small inputs, every product and sum.
     """
+    settings, queue = app_settings(request), work_queue(request)
     kind = media_type(request)
     if kind == "application/json":
         numeric = validated(NumericRequest, await read_json(request))

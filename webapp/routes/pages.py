@@ -32,7 +32,7 @@ from webapp.arithmetic import (
 )
 from webapp.bodies import validated
 from webapp.convolution import Convolution, explain_cell
-from webapp.dependencies import SettingsDep, WorkQueueDep
+from webapp.dependencies import app_settings, loaded_models, work_queue
 from webapp.errors import InvalidInput
 from webapp.images import data_url, encode_image
 from webapp.negotiation import wants_fragment
@@ -42,7 +42,7 @@ from webapp.padding import PADDING_MODES, source_index
 from webapp.photos import PhotoResult, convolve_photo, sample_photo
 from webapp.pooling import pool_window, reduce_window
 from webapp.routes.convolve import read_photo_request, render_convolve
-from webapp.routes.reconstruct import ModelsDep, layer_table, samples
+from webapp.routes.reconstruct import layer_table, samples
 from webapp.settings import Settings
 from webapp.templating import number, render
 
@@ -53,8 +53,9 @@ TIMES = "\u00d7"
 
 
 @router.get("/")
-async def home(request: Request, settings: SettingsDep) -> Response:
+async def home(request: Request) -> Response:
     """What convlens is, and the lesson's path through the pages."""
+    settings = app_settings(request)
     return render(request, "home.html", {"hero": _hero(settings)})
 
 
@@ -80,12 +81,13 @@ def _hero(settings: Settings) -> dict[str, Any]:
 
 
 @router.get("/convolve")
-async def convolve_page(request: Request, settings: SettingsDep, queue: WorkQueueDep) -> Response:
+async def convolve_page(request: Request) -> Response:
     """The convolution page, with a result already computed on a sample photo.
 
     The query can preset any option (``/convolve?kernel=box-blur&stride=2``), so a lesson
     can link to exactly the picture it talks about.
     """
+    settings, queue = app_settings(request), work_queue(request)
     fields: dict[str, JsonValue] = {
         name: parse_json_field(value, name) if name == "weights" else value
         for name, value in request.query_params.items()
@@ -111,12 +113,13 @@ class CellChoice(BaseModel):
 
 
 @router.post("/convolve/explain")
-async def explain(request: Request, settings: SettingsDep, queue: WorkQueueDep) -> Response:
+async def explain(request: Request) -> Response:
     """One output cell: its input window with the kernel over it, the products and the sum.
 
     The same form as POST /convolve plus ``row``, ``column`` and ``channel``; the numbers
     come from `webapp.convolution.explain_cell` on the real pixels, so they are the API's.
     """
+    settings, queue = app_settings(request), work_queue(request)
     data, options, extras = await read_photo_request(
         request, settings, extra=("row", "column", "channel")
     )
@@ -237,10 +240,9 @@ _MAX_LESSON_KERNEL = 9
 
 
 @router.get("/lesson/padding")
-async def padding_lesson(
-    request: Request, settings: SettingsDep, queue: WorkQueueDep
-) -> Response:
+async def padding_lesson(request: Request) -> Response:
     """The study note's 1-D example, [0, 1, 2, 3, 4] with [-1, 0, 1], one window at a time."""
+    settings, queue = app_settings(request), work_queue(request)
     query = request.query_params
     input_text = query.get("input", "").strip() or _LESSON_INPUT
     weights_text = query.get("weights", "").strip() or _LESSON_WEIGHTS
@@ -374,8 +376,9 @@ def stack_query(layers: tuple[StackLayer, ...] | list[StackLayer]) -> str:
 
 
 @router.get("/receptive-field")
-async def receptive_field_page(request: Request, settings: SettingsDep) -> Response:
+async def receptive_field_page(request: Request) -> Response:
     """Build a stack of conv and pooling layers; see how far one output cell can see."""
+    settings = app_settings(request)
     query = request.query_params
     layers = parse_layers(query.multi_items(), settings.max_kernel_size)
     edit = query.get("edit", "")
@@ -549,9 +552,7 @@ def _square_picture(path: Path, size: int) -> str:
 
 
 @router.get("/reconstruct")
-async def reconstruct_page(
-    request: Request, settings: SettingsDep, queue: WorkQueueDep, models: ModelsDep
-) -> Response:
+async def reconstruct_page(request: Request) -> Response:
     """Draw a digit and see what an autoencoder keeps of it (``?model=wide`` picks one).
 
     The drawing itself goes to POST /reconstruct (`webapp.routes.reconstruct`), which answers
@@ -560,12 +561,13 @@ async def reconstruct_page(
     model changed) gets only that figure, and with ``inside`` the model's table as well
     (asked for while nothing is drawn: a drawing's answer brings its own table).
     """
+    models = loaded_models(request)
     available = list(models)
     name = request.query_params.get("model") or (available[0].name if available else None)
     model = models.get(name) if name is not None else None
     figure = None
     if model is not None:
-        digits = await samples(settings, models, queue, count=10, model=model.name)
+        digits = await samples(request, count=10, model=model.name)
         figure = {"model": model.name, "digits": digits}
     inside = layer_table(model, {}) if model is not None else None
     if wants_fragment(request):

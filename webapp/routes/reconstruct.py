@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from numpy.typing import NDArray
 
 from webapp.autoencoders import Autoencoder, LayerInfo, ModelRegistry
 from webapp.bodies import media_type, read_form, read_json, validated
-from webapp.dependencies import SettingsDep, WorkQueueDep
+from webapp.dependencies import app_settings, loaded_models, work_queue
 from webapp.errors import InvalidInput
 from webapp.featuremaps import feature_grid, grid_shape
 from webapp.images import data_url, encode_image
@@ -42,14 +42,6 @@ from webapp.templating import render, wants_page
 router = APIRouter(tags=["autoencoder"])
 T = TypeVar("T")
 
-
-async def get_models(request: Request) -> ModelRegistry:
-    """The loaded autoencoders (async: see `webapp.dependencies` for why)."""
-    models: ModelRegistry = request.app.state.models
-    return models
-
-
-ModelsDep = Annotated[ModelRegistry, Depends(get_models)]
 
 _OPENAPI = {
     "requestBody": {
@@ -80,15 +72,15 @@ _OPENAPI = {
 
 @router.post("/reconstruct", summary="Rebuild a digit with an autoencoder",
              openapi_extra=_OPENAPI, response_model=None)
-async def reconstruct(
-    request: Request, settings: SettingsDep, queue: WorkQueueDep, models: ModelsDep
-) -> Response:
+async def reconstruct(request: Request) -> Response:
     """Send a drawing (multipart ``image``) or a ready 28x28 digit (JSON ``pixels``).
 
     The answer shows the exact 28x28 the model received, the compressed code, the
     reconstruction with its BCE and MSE against the clean digit, and with ``layers`` every
     layer's feature maps.
     """
+    settings, queue = app_settings(request), work_queue(request)
+    models = loaded_models(request)
     kind = media_type(request)
     fragment = wants_fragment(request)
     options: ReconstructOptions
@@ -181,11 +173,12 @@ def reconstruction_answer(result: Reconstruction) -> dict[str, Any]:
 
 @router.get("/models", summary="The autoencoders, their layer tables and training cards",
             response_model=list[dict[str, Any]])
-async def list_models(request: Request, models: ModelsDep) -> Response:
+async def list_models(request: Request) -> Response:
     """Each model's layer table and card; models that failed to load say why.
 
     A browser navigating here (the nav bar's "Models") gets the same answer as a page.
     """
+    models = loaded_models(request)
     answer = [model.describe() for model in models] + [
         {"name": name, "status": "unavailable", "error": error}
         for name, error in models.unavailable.items()
@@ -197,8 +190,8 @@ async def list_models(request: Request, models: ModelsDep) -> Response:
 
 
 @router.get("/models/{name}", summary="One autoencoder")
-async def get_model(name: str, models: ModelsDep) -> dict[str, Any]:
-    return models.get(name).describe()
+async def get_model(request: Request, name: str) -> dict[str, Any]:
+    return loaded_models(request).get(name).describe()
 
 
 def load_samples(model_dir: Path) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
@@ -209,13 +202,13 @@ def load_samples(model_dir: Path) -> tuple[NDArray[np.uint8], NDArray[np.int64]]
 
 @router.get("/samples", summary="Held-out MNIST digits, optionally reconstructed")
 async def samples(
-    settings: SettingsDep,
-    models: ModelsDep,
-    queue: WorkQueueDep,
+    request: Request,
     count: Annotated[int, Query(ge=1, le=20)] = 10,
     model: Annotated[str | None, Query(description="Also reconstruct with this model")] = None,
 ) -> list[dict[str, Any]]:
     """The lesson's figure: the first held-out test digits, and what a model makes of them."""
+    settings, queue = app_settings(request), work_queue(request)
+    models = loaded_models(request)
     digits, labels = load_samples(settings.model_dir)
     chosen = digits[:count].astype(np.float32) / 255.0
     answer = [
