@@ -11,8 +11,8 @@ The arithmetic on whole 28x28 digits (the scores, the pictures, the rounded numb
 answer) is done by small compiled loops that keep the GIL, not by numpy. numpy lets go of
 the GIL for every operation on more than 500 values, and a digit has 784: a dozen such
 operations per answer meant a dozen handoffs between the server's threads, each costing
-more than its arithmetic when the threads are busy (measured with `benchmarks/
-reconstruct.py`: /reconstruct served 5% more requests, with 0.35 ms less CPU each).
+more than its arithmetic when the threads are busy (measured with the benchmark
+`benchmarks/reconstruct.py`: /reconstruct served 5% more requests, 0.3 ms less CPU each).
 """
 
 from __future__ import annotations
