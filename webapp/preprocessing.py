@@ -17,8 +17,8 @@ ink (high values) on black (0).
 Only numpy, Pillow, OpenCV and numba: this module is part of the numeric core and never
 imports FastAPI. The passes over every pixel (the border's median, the ink's extent, the
 stroke's perimeter, the box filter) are small compiled loops (numba, ``nogil``): as numpy
-calls they were dozens of small operations holding the GIL, 1.2 ms a drawing, time that
-the server's other requests waited for.
+calls they were dozens of small operations, 1.2 ms a drawing, mostly Python holding the
+GIL between them, time that the server's other requests waited for.
 """
 
 from __future__ import annotations
