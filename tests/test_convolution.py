@@ -10,8 +10,8 @@ from numpy.testing import assert_allclose
 from scipy import signal
 
 from tests.reference import reference_correlate
-from webapp.arithmetic import Padding, axis_arithmetic
-from webapp.convolution import _axis_pieces, convolve, explain_cell
+from webapp.arithmetic import Padding
+from webapp.convolution import convolve, explain_cell
 from webapp.errors import InvalidArithmetic, InvalidKernel
 from webapp.padding import PADDING_MODES
 
@@ -91,27 +91,6 @@ def test_each_channel_gets_the_same_kernel() -> None:
         assert_allclose(together[:, :, channel], alone, atol=1e-6)
 
 
-@pytest.mark.parametrize(("size", "kernel", "stride", "dilation"),
-                         [(20, 3, 2, 1), (21, 7, 2, 1), (30, 5, 3, 2), (17, 3, 1, 3)])
-def test_only_the_kept_outputs_are_computed(
-    size: int, kernel: int, stride: int, dilation: int
-) -> None:
-    """The pieces of an axis do exactly kernel x output multiply-adds: nothing is discarded."""
-    axis = axis_arithmetic(size, kernel, stride=stride, dilation=dilation)
-    pieces = _axis_pieces(axis)
-    work = sum(
-        len(piece.taps) * len(range(piece.output_start, axis.output, piece.output_step))
-        for piece in pieces
-    )
-    assert work == kernel * axis.output
-    covered = sorted(
-        cell for piece in pieces
-        for cell in range(piece.output_start, axis.output, piece.output_step)
-        for _ in piece.taps
-    )
-    assert covered == sorted(list(range(axis.output)) * kernel)
-
-
 def test_explain_cell_adds_up_to_the_output() -> None:
     rng = np.random.default_rng(11)
     image = rng.random((6, 7))
@@ -183,20 +162,20 @@ def test_large_separable_kernel_takes_the_separable_path() -> None:
     image = np.random.default_rng(0).random((40, 40)).astype(np.float32)
     gaussian = np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256
     assert convolve(image, gaussian).engine == "opencv-separable"
-    # Dilated (à trous) pieces of a 5x5 are 5x5 themselves: still two 1-D passes each.
-    assert convolve(image, gaussian, dilation=2).engine == "opencv-separable-a-trous"
-    # Any stride takes the strided loop, which reads each kept output's cells once.
-    assert convolve(image, gaussian, stride=2).engine == "numba-strided"
+    # Any dilation or stride takes the compiled loop, which reads each kept output's cells
+    # once, wherever the dilation puts them.
+    assert convolve(image, gaussian, dilation=2).engine == "numba"
+    assert convolve(image, gaussian, stride=2).engine == "numba"
 
 
 def test_eight_bit_pixels_take_two_passes_for_any_separable_kernel() -> None:
     """On 8-bit pixels even a 3x3 Sobel runs as two 1-D passes (OpenCV's row pass reads the
-    bytes), and the sums are the reference's; a non-separable one converts, then filters."""
+    bytes), and the sums are the reference's; a non-separable one takes the compiled loop."""
     rng = np.random.default_rng(3)
     image = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)
     sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
     sharpen = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=np.float64)
-    for kernel, engine in ((sobel, "opencv-separable"), (sharpen, "opencv"),
+    for kernel, engine in ((sobel, "opencv-separable"), (sharpen, "numba"),
                            (np.array([[1.0, 2.0, 1.0]]), "opencv-separable")):
         result = convolve(image, kernel, padding="same", padding_mode="reflect")
         assert result.engine == engine
@@ -210,21 +189,22 @@ def test_eight_bit_pixels_take_two_passes_for_any_separable_kernel() -> None:
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
 @pytest.mark.parametrize("dilation", [1, 2])
-def test_large_eight_bit_images_convert_into_the_scratch_buffer(
+def test_eight_bit_pixels_with_other_kernels_take_the_compiled_loop(
     monkeypatch: pytest.MonkeyPatch, mode: str, dilation: int
 ) -> None:
-    """Past malloc's mmap threshold, 8-bit pixels are converted into `webapp.scratch`'s
-    reused buffer (and a second image into the same buffer): the sums do not change."""
-    import webapp.convolution
+    """8-bit pixels and a kernel that is not separable: the compiled loop, in bands on
+    several threads, with every padding mode, and the reference's sums."""
+    import webapp.stride
 
-    monkeypatch.setattr(webapp.convolution, "MMAP_THRESHOLD_BYTES", 0)  # every image is large
+    monkeypatch.setattr(webapp.stride, "CELLS_PER_THREAD", 100)
+    monkeypatch.setattr(webapp.stride, "BAND_BYTES", 512)
     rng = np.random.default_rng(11)
     kernel = rng.standard_normal((3, 4))
     for shape in ((29, 31, 3), (17, 13)):
         image = rng.integers(0, 256, shape, dtype=np.uint8)
         result = convolve(image, kernel, padding="same", padding_mode=mode,  # type: ignore[arg-type]
                           dilation=dilation)
-        assert result.engine in ("opencv", "opencv-a-trous")
+        assert result.engine == "numba"
         expected = reference_correlate(
             image.astype(np.float64), kernel, stride=1, dilation=dilation,
             rows=(result.rows.padding_lo, result.rows.padding_hi),
@@ -234,20 +214,24 @@ def test_large_eight_bit_images_convert_into_the_scratch_buffer(
 
 
 @pytest.mark.parametrize(
-    ("stride", "dilation", "padding", "engine"),
-    [(1, 9, "same", "numpy-shift-and-add"), (1, 20, 40, "numpy-shift-and-add"),
-     (3, 7, 30, "numba-strided"), (2, 40, 90, "numba-strided")],
+    ("stride", "dilation", "padding"),
+    [(1, 9, "same"), (1, 20, 40), (3, 7, 30), (2, 40, 90)],
 )
+@pytest.mark.parametrize("ring_bytes", [1 << 21, 0])
 def test_huge_dilations_stay_cheap(
-    stride: int, dilation: int, padding: Padding, engine: str
+    stride: int, dilation: int, padding: Padding, ring_bytes: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """At stride 1 a huge dilation splits into too many à-trous pieces: shift-and-add takes
-    over. Strided, the strided loop handles any dilation without pieces."""
+    """A huge dilation reads a few rows far apart: the loop keeps only those as floats
+    (with no room for a row per dilated step, one per kernel row: ``ring_bytes`` 0)."""
+    import webapp.stride
+
+    monkeypatch.setattr(webapp.stride, "RING_BYTES", ring_bytes)
     rng = np.random.default_rng(5)
     image = rng.random((23, 19, 3)).astype(np.float32)
     kernel = rng.standard_normal((3, 4))
     result = convolve(image, kernel, stride=stride, dilation=dilation, padding=padding)
-    assert result.engine == engine
+    assert result.engine == "numba"
     expected = reference_correlate(
         image.astype(np.float64), kernel, stride=stride, dilation=dilation,
         rows=(result.rows.padding_lo, result.rows.padding_hi),

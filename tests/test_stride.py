@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from tests.reference import reference_correlate
 from webapp import stride
 from webapp.arithmetic import axis_arithmetic
-from webapp.stride import column_phases, strided_correlate
+from webapp.stride import column_phases, strided_correlate, tap_table
 
 
 @pytest.mark.parametrize(("width", "step", "span"), [(10, 2, 5), (11, 2, 6), (11, 3, 4), (7, 3, 5)])
@@ -42,3 +42,49 @@ def test_large_outputs_split_into_bands_and_threads_and_agree(
     )[::2, ::3]
     assert result.dtype == compute and result.shape == expected.shape
     assert_allclose(result, expected, rtol=1e-5, atol=1e-2)
+
+
+@pytest.mark.parametrize(("stride", "dilation", "channels"),
+                         [(1, 1, 1), (2, 1, 3), (3, 2, 1), (2, 3, 3), (1, 4, 3)])
+def test_each_tap_reads_the_cells_of_the_definition(
+    stride: int, dilation: int, channels: int
+) -> None:
+    """Tap (u, v) of output (i, j) reads padded cell (s*i + d*u, s*j + d*v): the table's row,
+    phase and start say exactly that, once for each non-zero tap and never for a zero one."""
+    kernel = np.random.default_rng(1).standard_normal((3, 4))
+    kernel[1, 2] = 0.0
+    rows = axis_arithmetic(30, 3, stride=stride, dilation=dilation)
+    columns = axis_arithmetic(31, 4, stride=stride, dilation=dilation)
+    places, weights = tap_table(kernel, rows, columns, channels, np.float64)
+    assert len(weights) == np.count_nonzero(kernel) == 11
+    for (u, phase, start), weight, v in zip(places, weights, np.nonzero(kernel)[1],
+                                                 strict=True):
+        assert weight == kernel[u, v]
+        assert start % channels == 0
+        for j in range(columns.output):  # cell j of the run is column phase + s * (j + start)
+            assert phase + stride * (j + start // channels) == stride * j + dilation * v
+
+
+def test_a_kernel_of_zeros_gives_zeros() -> None:
+    """No taps at all: the output is written all the same, as zeros."""
+    axis = axis_arithmetic(9, 3, stride=2)
+    image = np.full((9, 9, 3), 200, np.uint8)
+    assert not strided_correlate(image, np.zeros((3, 3)), axis, axis, np.float32).any()
+
+
+def test_compile_ahead_leaves_nothing_for_a_request_to_compile() -> None:
+    """Every input the engine hands the loop (8-bit, float32 or float64 pixels; one channel
+    or three; any stride, dilation or padding) finds a version compiled at start-up."""
+    from webapp.convolution import convolve
+
+    stride.compile_ahead()
+    compiled = len(stride._correlate_rows.signatures)
+    rng = np.random.default_rng(2)
+    kernel = rng.standard_normal((3, 3))
+    for dtype in (np.uint8, np.float32, np.float64):
+        for shape in ((20, 21), (20, 21, 3)):
+            image = (rng.random(shape) * 255).astype(dtype)
+            for options in ({"stride": 2}, {"dilation": 2, "padding": "same"},
+                            {"stride": 3, "padding": 2, "padding_mode": "reflect"}, {}):
+                convolve(image, kernel, **options)
+    assert len(stride._correlate_rows.signatures) == compiled

@@ -10,24 +10,24 @@ Sobel or emboss they differ in sign or direction.
 
 How the engine works, and why (measured in ``benchmarks/convolve.py``):
 
-* At **stride 1** the sums run in OpenCV's ``filter2D`` (or ``sepFilter2D`` when the kernel
-  is separable, i.e. an outer product of a column and a row, like box, Gaussian and Sobel).
-  8-bit pixels go to ``sepFilter2D`` as they are; for ``filter2D`` they become floats, a
-  large image's in a reused buffer (`webapp.scratch`) rather than freshly mapped memory.
-* **Stride** is never "compute everything, then keep every s-th cell": `webapp.stride`
-  computes only the kept outputs (a quarter of the work at stride 2), reading each one's
-  cells as contiguous runs of the image's column phases, in a compiled loop.
-* **Dilation** at stride 1 spreads the taps apart. Rather than a kernel full of inserted
-  zeros, the output is split by ``i mod d`` ("à trous"): each output phase is an ordinary
-  dense correlation of every d-th input cell, so a dilated 3x3 costs what a 3x3 costs.
-* **Padding** is explicit (``webapp.padding``) except in the common stride-1 case, where
-  OpenCV reads the border cells itself (its "anchor" is the top-left padding).
+* **Separable kernels** at stride 1 (an outer product of a column and a row, like box,
+  Gaussian and Sobel) run as two 1-D passes in OpenCV's ``sepFilter2D``, which reads 8-bit
+  pixels as they are.
+* **Every other case** runs in one compiled loop (`webapp.stride`) that computes only the
+  outputs it keeps. **Stride** is never "compute everything, then keep every s-th cell"
+  (a quarter of the work at stride 2); **dilation** only moves where each tap reads, so a
+  dilated 3x3 costs what a 3x3 costs. It converts 8-bit pixels to floats one row at a time,
+  just before they are read, where OpenCV's ``filter2D`` needs the whole image converted
+  first; and it uses both cores where ``filter2D`` used one at 512^2.
+* Float pixels (the numeric mode's small examples) with a kernel under 9x9 at stride 1 go
+  to ``filter2D``, which reads them without converting: there it is the faster of the two.
+* **Padding** is explicit (``webapp.padding``) except for OpenCV at stride 1, which reads
+  the border cells itself (its "anchor" is the top-left padding).
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import cast
 
@@ -37,10 +37,8 @@ from numpy.typing import NDArray
 
 from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic, padding_sides
 from webapp.errors import InvalidKernel
-from webapp.memory import MMAP_THRESHOLD_BYTES
 from webapp.padding import OPENCV_BORDER, Cells, PaddingMode, check_padding_fits, pad, source_index
-from webapp.scratch import floats_of
-from webapp.stride import FloatArray, pick_every_step, strided_correlate
+from webapp.stride import FloatArray, strided_correlate
 
 
 @dataclass(frozen=True)
@@ -146,122 +144,45 @@ def _correlate(
     mode: PaddingMode,
 ) -> tuple[FloatArray, str]:
     """The engine: valid cross-correlation of the padded image, only at the kept outputs."""
-    strided = rows.stride > 1 or columns.stride > 1
-    # The strided loop takes the kernel as it is: no need to look for separable factors.
-    separable = None if strided else _separable_factors(kernel, eight_bit=image.dtype == np.uint8)
-    name = "opencv-separable" if separable else "opencv"
+    eight_bit = image.dtype == np.uint8
+    dense = all(axis.stride == 1 and axis.dilation == 1 for axis in (rows, columns))
+    separable = _separable_factors(kernel, eight_bit=eight_bit) if dense else None
+    if separable is not None or (dense and not eight_bit and kernel.size < LOOP_FROM_TAPS):
+        name = "opencv-separable" if separable else "opencv"
+        return _opencv_filter(image, dtype, kernel, separable, rows, columns, mode), name
+    padded = pad(
+        image, (rows.padding_lo, rows.padding_hi), (columns.padding_lo, columns.padding_hi), mode
+    )
+    return strided_correlate(padded, kernel, rows, columns, dtype), "numba"
+
+
+LOOP_FROM_TAPS = 81
+"""From this many taps (9x9) the compiled loop beats filter2D even on float pixels, which
+filter2D reads without converting (measured at 512^2 and 2048^2: 0.86-0.99 at 9x9, 0.35-0.44
+at 15x15; 1.1-1.3 at 5x5 and 7x7)."""
+
+
+def _opencv_filter(
+    image: Cells,
+    dtype: type[np.float32] | type[np.float64],
+    kernel: NDArray[np.float64],
+    separable: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+    rows: AxisArithmetic,
+    columns: AxisArithmetic,
+    mode: PaddingMode,
+) -> FloatArray:
+    """A stride-1, undilated correlation in OpenCV, which pads as it reads when it can."""
     if _reads_its_own_border(rows, columns, mode):
-        # Stride 1, no dilation, padding within the kernel: filter2D pads as it reads.
         (row_anchor, top), (column_anchor, left) = _anchor(rows), _anchor(columns)
         result = _filter(
             image, dtype, kernel, separable, (column_anchor, row_anchor), OPENCV_BORDER[mode]
         )
-        return result[top : top + rows.output, left : left + columns.output], name
-
+        return result[top : top + rows.output, left : left + columns.output]
     padded = pad(
         image, (rows.padding_lo, rows.padding_hi), (columns.padding_lo, columns.padding_hi), mode
     )
-    if strided:
-        return strided_correlate(padded, kernel, rows, columns, dtype), "numba-strided"
-    row_pieces, column_pieces = _axis_pieces(rows), _axis_pieces(columns)
-    if len(row_pieces) * len(column_pieces) > len(row_pieces[0].taps) * len(
-        column_pieces[0].taps
-    ) * MAX_PIECES_PER_TAP:
-        # A huge dilation splits into thousands of tiny pieces, each a Python-level call;
-        # one strided view per kernel tap is then far cheaper.
-        return _shift_and_add(padded, kernel, rows, columns, dtype), "numpy-shift-and-add"
-    row_spans = [_span(piece, rows.output) for piece in row_pieces]
-    column_spans = [_span(piece, columns.output) for piece in column_pieces]
-    padded = _extend_to(
-        padded,
-        max(start + step * count for start, step, count in row_spans),
-        max(start + step * count for start, step, count in column_spans),
-    )
-    output: FloatArray | None = None
-    used_separable = False
-    if any(piece.output_step > 1 for piece in row_pieces + column_pieces):
-        output = np.zeros((rows.output, columns.output, *image.shape[2:]), dtype=dtype)
-    for row_piece, row_span in zip(row_pieces, row_spans, strict=True):
-        row_count = row_span[2] - len(row_piece.taps) + 1
-        for column_piece, column_span in zip(column_pieces, column_spans, strict=True):
-            column_count = column_span[2] - len(column_piece.taps) + 1
-            piece = _gather(padded, row_span, column_span)
-            sub_kernel = kernel[np.ix_(row_piece.taps, column_piece.taps)]
-            sub_factors = (
-                (separable[0][row_piece.taps], separable[1][column_piece.taps])
-                if separable is not None and _two_passes_pay(sub_kernel, piece.dtype == np.uint8)
-                else None
-            )
-            used_separable = used_separable or sub_factors is not None
-            result = _filter(piece, dtype, sub_kernel, sub_factors, (0, 0), cv2.BORDER_CONSTANT)
-            result = result[:row_count, :column_count]
-            if output is None:
-                output = result  # the first phase needs no zeros to be added to
-            else:
-                output[
-                    row_piece.output_start :: row_piece.output_step,
-                    column_piece.output_start :: column_piece.output_step,
-                ] += result
-    assert output is not None  # every axis has at least one piece
-    return output, "opencv-separable-a-trous" if used_separable else "opencv-a-trous"
-
-
-MAX_PIECES_PER_TAP = 4
-"""Past this many pieces per kernel tap, `_shift_and_add` beats the phase split."""
-
-
-def _shift_and_add(
-    padded: Cells,
-    kernel: NDArray[np.float64],
-    rows: AxisArithmetic,
-    columns: AxisArithmetic,
-    dtype: type[np.float32] | type[np.float64],
-) -> FloatArray:
-    """The textbook way: for each tap, add weight x (the input cells it reads, as a view)."""
-    output = np.zeros((rows.output, columns.output, *padded.shape[2:]), dtype=dtype)
-    for u in range(kernel.shape[0]):
-        top = u * rows.dilation
-        for v in range(kernel.shape[1]):
-            if kernel[u, v] == 0:
-                continue
-            left = v * columns.dilation
-            cells = padded[
-                top : top + rows.stride * (rows.output - 1) + 1 : rows.stride,
-                left : left + columns.stride * (columns.output - 1) + 1 : columns.stride,
-            ]
-            output += dtype(kernel[u, v]) * cells
-    return output
-
-
-def _span(piece: _AxisPiece, outputs: int) -> tuple[int, int, int]:
-    """``(start, step, count)`` of the input cells a piece reads along its axis."""
-    count = len(range(piece.output_start, outputs, piece.output_step))
-    return (piece.input_start, piece.input_step, count + len(piece.taps) - 1)
-
-
-def _extend_to(padded: Cells, height: int, width: int) -> Cells:
-    """``padded`` grown at the bottom/right to at least ``height`` x ``width``.
-
-    `_gather` reads whole blocks of ``step`` cells; the cells past the last one it keeps
-    are never used, so what they hold does not matter.
-    """
-    extra_rows, extra_columns = max(height - padded.shape[0], 0), max(width - padded.shape[1], 0)
-    if extra_rows == extra_columns == 0:
-        return padded
-    return pad(padded, (0, extra_rows), (0, extra_columns), "zeros")
-
-
-def _gather(padded: Cells, rows: tuple[int, int, int], columns: tuple[int, int, int]) -> Cells:
-    """Every ``step``-th cell from ``start``, ``count`` of them, along both axes: the same
-    as ``padded[r0 : : rs, c0 : : cs]`` cut to the counts, made by `pick_every_step`."""
-    (row_start, row_step, row_count), (column_start, column_step, column_count) = rows, columns
-    block = padded[
-        row_start : row_start + row_step * row_count,
-        column_start : column_start + column_step * column_count,
-    ]
-    if row_step == column_step == 1:
-        return block
-    return pick_every_step(block, row_count, column_count)
+    result = _filter(padded, dtype, kernel, separable, (0, 0), cv2.BORDER_CONSTANT)
+    return result[: rows.output, : columns.output]
 
 
 def _reads_its_own_border(rows: AxisArithmetic, columns: AxisArithmetic, mode: PaddingMode) -> bool:
@@ -297,51 +218,6 @@ def _anchor(axis: AxisArithmetic) -> tuple[int, int]:
     if offset >= 0 and offset + axis.output <= axis.input:
         return centre, offset
     return axis.padding_lo, 0
-
-
-@dataclass(frozen=True)
-class _AxisPiece:
-    """Along one axis: which input cells meet which kernel taps to make which outputs.
-
-    Output cells ``output_start, output_start + output_step, ...`` are the dense stride-1
-    correlation of input cells ``input_start, input_start + input_step, ...`` with the
-    kernel taps ``taps``. The pieces of an axis add up to the whole strided, dilated output.
-    """
-
-    input_start: int
-    input_step: int
-    taps: NDArray[np.intp]
-    output_start: int
-    output_step: int
-
-
-def _axis_pieces(axis: AxisArithmetic) -> list[_AxisPiece]:
-    """Split one axis of a strided, dilated correlation into dense stride-1 correlations.
-
-    Output ``i`` reads padded cell ``s*i + d*u`` for tap ``u``. Grouping the taps by the
-    input phase ``r = (d*u) mod s`` (polyphase) removes the stride; within a phase the
-    taps are still ``d / gcd(s, d)`` apart, and grouping the outputs by ``i mod d'``
-    (à trous) removes that dilation too.
-    """
-    s, d, k = axis.stride, axis.dilation, axis.kernel
-    common = math.gcd(s, d)
-    tap_period, dilation_left = s // common, d // common
-    pieces: list[_AxisPiece] = []
-    for first_tap in range(min(tap_period, k)):
-        phase = (d * first_tap) % s
-        offset = (d * first_tap - phase) // s  # in phase cells, where this tap group starts
-        taps = np.arange(first_tap, k, tap_period, dtype=np.intp)
-        for output_phase in range(min(dilation_left, axis.output)):
-            pieces.append(
-                _AxisPiece(
-                    input_start=phase + s * (offset + output_phase),
-                    input_step=s * dilation_left,
-                    taps=taps,
-                    output_start=output_phase,
-                    output_step=dilation_left,
-                )
-            )
-    return pieces
 
 
 def _separable_factors(
@@ -399,25 +275,13 @@ def _filter(
     border: int,
 ) -> FloatArray:
     """One dense stride-1 correlation in OpenCV, the output the size of the input, in
-    ``dtype``; 8-bit pixels become floats inside OpenCV or in a lent scratch buffer."""
+    ``dtype``. 8-bit pixels come here only with ``factors``: OpenCV's row pass reads them."""
     depth = cv2.CV_64F if dtype is np.float64 else cv2.CV_32F
     if factors is not None:
         column, row = factors
         result = cv2.sepFilter2D(
             image, depth, row.astype(dtype), column.astype(dtype), anchor=anchor, borderType=border
         )
-    elif image.dtype == np.uint8 and image.size * 4 > MMAP_THRESHOLD_BYTES:
-        # OpenCV's own 8-bit-to-float 2-D filter is slower than converting first (3.5x at
-        # 7x7): it has no vectorised path for that pair of types. Floats this large would
-        # be freshly mapped pages, so they go to the reused buffer instead.
-        with floats_of(image) as floats:
-            result = cv2.filter2D(floats, depth, kernel.astype(dtype), anchor=anchor,
-                                  borderType=border)
-    elif image.dtype == np.uint8:
-        # Smaller ones come from the heap, most likely the block just freed by the last
-        # image, still in the cache: faster than the scratch buffer (measured at 512^2).
-        result = cv2.filter2D(image.astype(dtype), depth, kernel.astype(dtype), anchor=anchor,
-                              borderType=border)
     else:
         result = cv2.filter2D(image, depth, kernel.astype(dtype), anchor=anchor, borderType=border)
     if result.ndim < image.ndim:  # OpenCV drops a trailing channel axis of size 1
