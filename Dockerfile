@@ -77,7 +77,7 @@ COPY models/*.onnx models/*.json models/samples.npz /app/models/
 COPY static/ /app/static/
 COPY templates/ /app/templates/
 COPY webapp/ /app/webapp/
-# The numba loops (webapp.main.compile_loops lists them: the strided convolution, the
+# The numba loops (webapp.main.compile_loops lists them: the convolution loop, the
 # drawing preprocessing, the reconstruction's digit arithmetic) are compiled now, as the
 # server's user, into a cache the image keeps, so the first request does not wait.
 RUN python -c "from webapp.main import compile_loops; compile_loops()"

@@ -42,8 +42,8 @@ def _log_to_stderr() -> None:
 
 
 def compile_loops() -> None:
-    """Compile (or load from numba's disk cache) every compiled loop: the strided
-    convolution's, the drawing preprocessing's and the reconstruction's. At start-up, so
+    """Compile (or load from numba's disk cache) every compiled loop: the convolution's
+    (`webapp.stride`), the drawing preprocessing's and the reconstruction's. At start-up, so
     that no request waits for the compiler; the Docker image and the test session call it
     too."""
     stride.compile_ahead()
