@@ -88,3 +88,32 @@ def test_compile_ahead_leaves_nothing_for_a_request_to_compile() -> None:
                             {"stride": 3, "padding": 2, "padding_mode": "reflect"}, {}):
                 convolve(image, kernel, **options)
     assert len(stride._correlate_rows.signatures) == compiled
+
+
+def test_no_waiting_for_a_helper_that_never_got_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every loop thread busy (other requests' helpers), the calling thread computes
+    every band itself and returns: it does not wait for a thread to come free."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    busy = ThreadPoolExecutor(max_workers=1)
+    release = threading.Event()
+    busy.submit(release.wait, 30)
+    monkeypatch.setattr(stride, "_pool", busy)
+    monkeypatch.setattr(stride, "_threads", 2)
+    monkeypatch.setattr(stride, "CELLS_PER_THREAD", 1000)
+    try:
+        image = np.random.default_rng(4).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        axis = axis_arithmetic(64, 3, stride=2)
+        done = ThreadPoolExecutor(max_workers=1).submit(
+            strided_correlate, image, np.ones((3, 3)), axis, axis, np.float32
+        )
+        result = done.result(timeout=10)  # the busy thread is held for 30 s
+        expected = reference_correlate(
+            image.astype(np.float64), np.ones((3, 3)), stride=1, dilation=1, rows=(0, 0),
+            columns=(0, 0), mode="zeros",
+        )[::2, ::2]
+        assert_allclose(result, expected, rtol=1e-5)
+    finally:
+        release.set()
+        busy.shutdown()

@@ -100,7 +100,10 @@ def strided_correlate(
     helpers = [_pool.submit(take_bands) for _ in range(threads - 1)]
     take_bands()
     for helper in helpers:
-        helper.result()
+        # A helper still waiting for a thread (other requests' helpers hold them) would
+        # find no band left: it is called off rather than waited for.
+        if not helper.cancel():
+            helper.result()
     shaped = output.reshape(rows.output, columns.output, channels)
     return shaped if padded.ndim == 3 else shaped[:, :, 0]
 
@@ -128,10 +131,8 @@ def tap_table(
     """
     u, v = np.nonzero(kernel)
     along = columns.dilation * v  # how far right of the output's first column a tap reads
-    places = np.stack(
-        [u, along % columns.stride, (along // columns.stride) * channels],
-        axis=1,
-    ).astype(np.int64)
+    places = np.stack([u, along % columns.stride, (along // columns.stride) * channels], axis=1)
+    places = places.astype(np.int64)
     return places, cast(FloatArray, kernel[u, v].astype(dtype))
 
 
