@@ -80,20 +80,35 @@ def strided_correlate(
     output: FloatArray = np.empty((rows.output, columns.output * channels), dtype=dtype)
     places, weights = tap_table(kernel, rows, columns, channels, dtype)
     threads = min(_threads, max(1, output.size // CELLS_PER_THREAD), rows.output)
-    band = _band_rows(image, rows, columns)
-    if threads > 1:  # enough bands for every thread to take several
+    span = columns.output + columns.dilation * (columns.kernel - 1) // columns.stride
+    reach = rows.dilation * (rows.kernel - 1) + 1  # input rows one output row reads
+    # Output rows per band: their column phases take about BAND_BYTES, and there are
+    # enough bands for every thread to take several.
+    band = max(1, BAND_BYTES // (rows.stride * columns.stride * span * channels * image.itemsize))
+    if threads > 1:
         band = min(band, -(-rows.output // (threads * BANDS_PER_THREAD)))
+    # The loop keeps the input rows it reads as floats, one slot per row of its reach; a
+    # huge dilation would make that larger than the image, so it then keeps one per
+    # kernel row and converts each again for every output row it serves.
+    ring_bytes = reach * columns.stride * span * channels * weights.itemsize
+    ring_rows = reach if ring_bytes <= RING_BYTES else rows.kernel
     unclaimed: SimpleQueue[int] = SimpleQueue()
-    for start in range(0, rows.output, band):
-        unclaimed.put(start)
+    for first in range(0, rows.output, band):
+        unclaimed.put(first)
 
     def take_bands() -> None:
-        """Compute bands until none is left."""
+        """Compute bands until none is left: split the band's column phases, then the loop."""
         with contextlib.suppress(Empty):
             while True:
-                start = unclaimed.get_nowait()
-                _correlate_band(image, places, weights, rows, columns, output, start,
-                                min(start + band, rows.output))
+                first = unclaimed.get_nowait()
+                last = min(first + band, rows.output)
+                top = rows.stride * first
+                phases = column_phases(
+                    image[top : top + rows.stride * (last - first - 1) + reach],
+                    columns.stride, span,
+                )
+                _correlate_rows(phases, places, weights, rows.kernel, rows.stride,
+                                rows.dilation, ring_rows, output, first, last)
 
     # The calling thread starts at once; a helper takes bands from the moment it wakes (up
     # to a millisecond or two later on a busy machine), so nobody waits for a slow start.
@@ -134,44 +149,6 @@ def tap_table(
     places = np.stack([u, along % columns.stride, (along // columns.stride) * channels], axis=1)
     places = places.astype(np.int64)
     return places, cast(FloatArray, kernel[u, v].astype(dtype))
-
-
-def _band_rows(image: Cells, rows: AxisArithmetic, columns: AxisArithmetic) -> int:
-    """Output rows per band: their column phases take about `BAND_BYTES`."""
-    span = _span(columns)
-    bytes_per_input_row = columns.stride * span * int(image.shape[2]) * image.itemsize
-    return max(1, BAND_BYTES // (bytes_per_input_row * rows.stride))
-
-
-def _span(columns: AxisArithmetic) -> int:
-    """Cells per column phase that the kept outputs read."""
-    return columns.output + columns.dilation * (columns.kernel - 1) // columns.stride
-
-
-def _correlate_band(
-    image: Cells,
-    places: NDArray[np.int64],
-    weights: FloatArray,
-    rows: AxisArithmetic,
-    columns: AxisArithmetic,
-    output: FloatArray,
-    first_row: int,
-    last_row: int,
-) -> None:
-    """Output rows ``first_row`` to ``last_row`` (exclusive)."""
-    span = _span(columns)
-    reach = rows.dilation * (rows.kernel - 1) + 1  # input rows one output row reads
-    # The loop keeps the input rows it reads as floats, one slot per row of its reach; a
-    # huge dilation would make that larger than the image, so it then keeps one per
-    # kernel row and converts each again for every output row it serves.
-    ring_bytes = reach * columns.stride * span * image.shape[2] * weights.itemsize
-    ring_rows = reach if ring_bytes <= RING_BYTES else rows.kernel
-    top = rows.stride * first_row
-    phases = column_phases(
-        image[top : top + rows.stride * (last_row - first_row - 1) + reach], columns.stride, span
-    )
-    _correlate_rows(phases, places, weights, rows.kernel, rows.stride, rows.dilation, ring_rows,
-                    output, first_row, last_row)
 
 
 def column_phases(image: Cells, stride: int, span: int) -> Cells:
