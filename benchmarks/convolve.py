@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from webapp.convolution import convolve  # noqa: E402
 from webapp.images import encode_image  # noqa: E402
-from webapp.memory import keep_freed_buffers  # noqa: E402
+from webapp.server.memory import keep_freed_buffers  # noqa: E402
 
 
 def interleaved(
@@ -110,7 +110,7 @@ def engine_table(sizes: list[int], repeats: int, source: str) -> None:
 def end_to_end(size: int, repeats: int) -> None:
     from fastapi.testclient import TestClient
 
-    from webapp.main import create_app
+    from webapp.server.app import create_app
 
     png = encode_image(photo(size))
     kernel9 = np.outer(*(2 * [cv2.getGaussianKernel(9, 0)[:, 0]]))
@@ -181,7 +181,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [512, 2048] if args.quick else [512, 2048, 4096]
     repeats = 5 if args.quick else 11
-    # The server tunes malloc at start-up (webapp.memory); measure the engine as it runs
+    # The server tunes malloc at start-up (webapp.server.memory); measure the engine as it runs
     # there. Both sides of every ratio share the setting.
     tuned = keep_freed_buffers()
     print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads; numpy {np.__version__}; "

@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.drawings import drawing, holdout_digits  # noqa: E402
 from tests.servers import running_server  # noqa: E402
-from webapp.autoencoders import ModelRegistry  # noqa: E402
-from webapp.settings import Settings  # noqa: E402
+from webapp.autoencoder.registry import ModelRegistry  # noqa: E402
+from webapp.server.settings import Settings  # noqa: E402
 
 
 def latency_table() -> None:

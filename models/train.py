@@ -30,7 +30,7 @@ Augmentation (small rotations, scalings, shifts and stroke-thickness changes) is
 measuring: the seed model is trained twice, with and without it, and both are measured on
 the held-out digits and on "drawn-like" versions of them (the same digits, distorted, pasted
 at a random size and place on a 280x280 canvas and brought back by
-`webapp.preprocessing.drawing_to_digit`, the path a real drawing takes in the app). The
+`webapp.autoencoder.preprocessing.drawing_to_digit`, the path a real drawing takes in the app). The
 variant with the lower sum of the two losses is exported, and the other models follow that
 decision (`--model all` trains seed first; alone, they read it from models/seed.json).
 """
@@ -75,7 +75,7 @@ from architectures import (  # noqa: E402  (models/, next to this script)
     upsampling_autoencoder,
 )
 
-from webapp.preprocessing import drawing_to_digit  # noqa: E402
+from webapp.autoencoder.preprocessing import drawing_to_digit  # noqa: E402
 
 MODELS_DIR = ROOT / "models"
 HOLDOUT_PATH = ROOT / "tests" / "data" / "mnist-holdout.npz"
@@ -747,7 +747,7 @@ def build_card(
         " drawn: the same digits made drawing-like (solid strokes, thicker or thinner,"
         " rotated up to 15 degrees, stretched, pasted at a random size and place on a"
         " 280x280 canvas, in three colour styles) and brought back by"
-        " webapp.preprocessing.drawing_to_digit; target = the model's clean input."
+        " webapp.autoencoder.preprocessing.drawing_to_digit; target = the model's clean input."
         " BCE: outputs clipped to [1e-7, 1 - 1e-7]. The best possible BCE on the held-out"
         " digits is their own entropy, about 0.06, since MNIST pixels are grey, not 0/1."
     )

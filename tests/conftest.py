@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from numpy.typing import NDArray
 from PIL import Image
 
-from webapp.main import compile_loops, create_app
-from webapp.settings import Settings
+from webapp.server.app import compile_loops, create_app
+from webapp.server.settings import Settings
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -194,10 +194,10 @@ def test_eight_bit_pixels_with_other_kernels_take_the_compiled_loop(
 ) -> None:
     """8-bit pixels and a kernel that is not separable: the compiled loop, in bands on
     several threads, with every padding mode, and the reference's sums."""
-    import webapp.stride
+    import webapp.engine
 
-    monkeypatch.setattr(webapp.stride, "CELLS_PER_THREAD", 100)
-    monkeypatch.setattr(webapp.stride, "BAND_BYTES", 512)
+    monkeypatch.setattr(webapp.engine, "CELLS_PER_THREAD", 100)
+    monkeypatch.setattr(webapp.engine, "BAND_BYTES", 512)
     rng = np.random.default_rng(11)
     kernel = rng.standard_normal((3, 4))
     for shape in ((29, 31, 3), (17, 13)):
@@ -224,9 +224,9 @@ def test_huge_dilations_stay_cheap(
 ) -> None:
     """A huge dilation reads a few rows far apart: the loop keeps only those as floats
     (with no room for a row per dilated step, one per kernel row: ``ring_bytes`` 0)."""
-    import webapp.stride
+    import webapp.engine
 
-    monkeypatch.setattr(webapp.stride, "RING_BYTES", ring_bytes)
+    monkeypatch.setattr(webapp.engine, "RING_BYTES", ring_bytes)
     rng = np.random.default_rng(5)
     image = rng.random((23, 19, 3)).astype(np.float32)
     kernel = rng.standard_normal((3, 4))

@@ -13,8 +13,8 @@ from PIL import Image
 
 from tests.conftest import encode, gradient_photo, step_edge
 from tests.hostile import animated_gif, forged_png, tiff_bytes, truncated_png
-from webapp.main import create_app
-from webapp.settings import Settings
+from webapp.server.app import create_app
+from webapp.server.settings import Settings
 
 JSON = {"accept": "application/json"}
 

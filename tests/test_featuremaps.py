@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from webapp.featuremaps import feature_grid, grid_shape
+from webapp.autoencoder.featuremaps import feature_grid, grid_shape
 
 
 def one_map_at_a_time(activation: NDArray[np.float32], gap: int = 1) -> NDArray[np.uint8]:

@@ -45,6 +45,7 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from webapp.autoencoder.preprocessing import drawing_to_digit
 from webapp.errors import (
     ConvlensError,
     ImageTooLarge,
@@ -53,9 +54,8 @@ from webapp.errors import (
     UnsupportedImageFormat,
 )
 from webapp.images import ALLOWED_FORMATS, decode_image, open_upright
-from webapp.main import create_app
-from webapp.preprocessing import drawing_to_digit
-from webapp.settings import Settings
+from webapp.server.app import create_app
+from webapp.server.settings import Settings
 
 MAX_PIXELS: int = Settings.model_fields["max_pixels"].default
 """The default pixel cap (16.8 MP): forged headers are checked against what ships."""

@@ -54,8 +54,8 @@ from schemathesis.openapi.checks import UndefinedContentType, UndefinedStatusCod
 from schemathesis.python.asgi import shutdown_lifespans
 
 from webapp.kernels import PRESETS
-from webapp.main import create_app
-from webapp.settings import Settings
+from webapp.server.app import create_app
+from webapp.server.settings import Settings
 
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]
 FuzzCase = schemathesis.Case[Any]
@@ -94,7 +94,7 @@ caps themselves are checked by the hardening tests and the load test."""
 
 # Gaps between the schema and the answers that this fuzz found (undocumented 400/404/413/
 # 415/503 answers, FastAPI's 422 schema where convlens answers problem+json) were closed by
-# documenting webapp.problems.PROBLEM_RESPONSES on every operation. New ones go here, by
+# documenting webapp.server.problems.PROBLEM_RESPONSES on every operation. New ones go here, by
 # status (or by media type), until the schema is fixed.
 UNDOCUMENTED_STATUSES: dict[str, dict[int, str]] = {}
 

@@ -27,8 +27,8 @@ from tests.conftest import encode, gradient_photo
 from tests.drawings import blank_drawing, drawing
 from tests.hostile import animated_gif, forged_png, image_in_mode, rotated_jpeg, truncated_png
 from tests.servers import running_server
-from webapp.main import create_app
-from webapp.settings import Settings
+from webapp.server.app import create_app
+from webapp.server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BOUND_SECONDS = 5.0

@@ -1,4 +1,4 @@
-"""The malloc tuning the server applies at start-up (webapp.memory)."""
+"""The malloc tuning the server applies at start-up (webapp.server.memory)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import ctypes.util
 
 import pytest
 
-from webapp.memory import keep_freed_buffers
+from webapp.server.memory import keep_freed_buffers
 
 
 def test_glibc_accepts_the_tuning_and_a_second_call_is_harmless() -> None:

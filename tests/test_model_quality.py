@@ -1,8 +1,8 @@
 """The committed models: each file matches its card, and is as good as its card says.
 
-Only numpy and onnxruntime (and webapp.onnxfile, which reads the weights' names and shapes
-from the file): CI does not install torch or onnx. The held-out digits are the 500 that
-`models/train.py` kept away from training (tests/data/mnist-holdout.npz).
+Only numpy and onnxruntime (and webapp.autoencoder.onnxfile, which reads the weights'
+names and shapes from the file): CI does not install torch or onnx. The held-out digits
+are the 500 that `models/train.py` kept away from training (tests/data/mnist-holdout.npz).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import onnxruntime
 import pytest
 from numpy.typing import NDArray
 
-from webapp.onnxfile import initializer_shapes
+from webapp.autoencoder.onnxfile import initializer_shapes
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"

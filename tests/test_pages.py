@@ -20,9 +20,9 @@ from PIL import Image
 
 from tests.conftest import encode, gradient_photo
 from tests.html import assert_every_control_labelled, assert_nothing_the_policy_blocks
-from webapp.routes.pages import EXAMPLES, stack_query
-from webapp.security import CONTENT_SECURITY_POLICY
-from webapp.settings import PROJECT_ROOT, Settings
+from webapp.server.routes.pages import EXAMPLES, stack_query
+from webapp.server.security import CONTENT_SECURITY_POLICY
+from webapp.server.settings import PROJECT_ROOT, Settings
 
 PAGES = ["/", "/convolve", "/lesson/padding", "/receptive-field"]
 # What a browser sends when it navigates: following a link, posting a form itself.
@@ -501,7 +501,7 @@ def test_template_and_static_paths_come_from_the_settings(tmp_path: Path) -> Non
     templates = tmp_path / "templates"
     (templates / "partials").mkdir(parents=True)
     (templates / "home.html").write_text("custom home {{ path }}")
-    from webapp.main import create_app
+    from webapp.server.app import create_app
 
     settings = Settings(skip_broken_models=True, templates_dir=templates)
     with TestClient(create_app(settings)) as client:

@@ -11,8 +11,8 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageOps
 from scipy import ndimage
 
+from webapp.autoencoder.preprocessing import _box_resample, drawing_to_digit
 from webapp.errors import NothingDrawn
-from webapp.preprocessing import _box_resample, drawing_to_digit
 
 HOLDOUT = Path(__file__).parent / "data" / "mnist-holdout.npz"
 
@@ -254,7 +254,7 @@ def test_compile_ahead_leaves_nothing_for_a_request_to_compile() -> None:
     import io
 
     from tests.drawings import drawing
-    from webapp import preprocessing
+    from webapp.autoencoder import preprocessing
 
     preprocessing.compile_ahead()
     loops = (preprocessing._border_median, preprocessing._ink_extent,

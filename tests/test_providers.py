@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from webapp.autoencoder.providers import CPU, choose_providers, is_gpu
 from webapp.errors import InvalidInput
-from webapp.providers import CPU, choose_providers, is_gpu
 
 ALL = [
     "TensorrtExecutionProvider", "CUDAExecutionProvider", "ROCMExecutionProvider",

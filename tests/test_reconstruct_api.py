@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from tests.drawings import blank_drawing, drawing, holdout_digits
-from webapp.autoencoders import ModelLoadError
-from webapp.main import create_app
-from webapp.settings import Settings
+from webapp.autoencoder.registry import ModelLoadError
+from webapp.server.app import create_app
+from webapp.server.settings import Settings
 
 MODELS = ["seed", "deconv", "wide", "denoise"]
 

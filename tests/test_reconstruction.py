@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from webapp import reconstruction
-from webapp.autoencoders import ModelRegistry
-from webapp.display import DIVERGING_COLOURS
-from webapp.reconstruction import (
+from webapp.autoencoder import reconstruction
+from webapp.autoencoder.reconstruction import (
     EPSILON,
     PixelsRequest,
     ReconstructOptions,
@@ -19,7 +17,9 @@ from webapp.reconstruction import (
     rounded_values,
     to_gray_pixels,
 )
-from webapp.settings import Settings
+from webapp.autoencoder.registry import ModelRegistry
+from webapp.display import DIVERGING_COLOURS
+from webapp.server.settings import Settings
 
 
 def digits(count: int = 40) -> list[NDArray[np.float32]]:

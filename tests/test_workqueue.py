@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from webapp.arithmetic import axis_arithmetic
+from webapp.engine import strided_correlate
 from webapp.errors import ServerBusy
-from webapp.stride import strided_correlate
-from webapp.workqueue import WORKER_NICENESS, WorkQueue
+from webapp.priority import WORKER_NICENESS
+from webapp.server.workqueue import WorkQueue
 
 T = TypeVar("T")
 
@@ -44,10 +45,10 @@ def test_workers_run_below_the_event_loops_priority() -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
 def test_the_strided_loops_threads_run_at_the_workers_priority() -> None:
-    import webapp.stride as stride
+    import webapp.engine as engine
 
     seen: list[int] = []
-    original = stride._correlate_rows
+    original = engine._correlate_rows
 
     def spy(*arguments: object) -> None:
         seen.append(own_priority())
@@ -60,9 +61,9 @@ def test_the_strided_loops_threads_run_at_the_workers_priority() -> None:
     queue = WorkQueue(workers=1, queue_length=1, timeout_seconds=30)
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(stride, "_correlate_rows", spy)
-            patch.setattr(stride, "CELLS_PER_THREAD", 1000)
-            patch.setattr(stride, "_threads", 2)
+            patch.setattr(engine, "_correlate_rows", spy)
+            patch.setattr(engine, "CELLS_PER_THREAD", 1000)
+            patch.setattr(engine, "_threads", 2)
             run_async(queue.run(strided_correlate, image, np.ones((3, 3)), axis, axis,
                                 np.float32))
     finally:

@@ -107,7 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _convolve(args: argparse.Namespace) -> int:
     from webapp.options import PhotoOptions, parse_json_field
     from webapp.photos import convolve_photo
-    from webapp.settings import get_settings
+    from webapp.server.settings import get_settings
 
     suffix = args.output.suffix.lower().lstrip(".")
     image_format = {"jpg": "jpeg", "jpeg": "jpeg", "webp": "webp"}.get(suffix, "png")
@@ -123,12 +123,12 @@ def _convolve(args: argparse.Namespace) -> int:
         display=args.display,
         format=image_format,
     )
-    result = convolve_photo(args.image.read_bytes(), options, get_settings())
+    result = convolve_photo(args.image.read_bytes(), options, **get_settings().photo_limits)
     args.output.write_bytes(result.encoded)
     shape = "x".join(map(str, result.input_shape))
     out_shape = "x".join(map(str, result.output_shape))
     if args.json:
-        from webapp.routes.convolve import photo_answer
+        from webapp.server.routes.convolve import photo_answer
 
         answer = photo_answer(result)
         answer.pop("image")
@@ -141,15 +141,20 @@ def _convolve(args: argparse.Namespace) -> int:
 
 
 def _reconstruct(args: argparse.Namespace) -> int:
-    from webapp.autoencoders import ModelRegistry
+    from webapp.autoencoder.reconstruction import (
+        ReconstructOptions,
+        reconstruct_drawing,
+        to_gray_pixels,
+    )
+    from webapp.autoencoder.registry import ModelRegistry
     from webapp.images import encode_image
-    from webapp.reconstruction import ReconstructOptions, reconstruct_drawing, to_gray_pixels
-    from webapp.settings import get_settings
+    from webapp.server.settings import get_settings
 
     settings = get_settings()
     models = ModelRegistry(settings.model_dir, providers=settings.providers)
     options = ReconstructOptions(model=args.model, noise=args.noise)
-    result = reconstruct_drawing(args.image.read_bytes(), options, models, settings)
+    result = reconstruct_drawing(args.image.read_bytes(), options, models,
+                                 max_pixels=settings.max_pixels)
     args.output.write_bytes(encode_image(to_gray_pixels(result.output)))
     if args.input_output:
         args.input_output.write_bytes(encode_image(to_gray_pixels(result.digit)))

@@ -13,7 +13,7 @@ How the engine works, and why (measured in ``benchmarks/convolve.py``):
 * **Separable kernels** at stride 1 (an outer product of a column and a row, like box,
   Gaussian and Sobel) run as two 1-D passes in OpenCV's ``sepFilter2D``, which reads 8-bit
   pixels as they are.
-* **Every other case** runs in one compiled loop (`webapp.stride`) that computes only the
+* **Every other case** runs in one compiled loop (`webapp.engine`) that computes only the
   outputs it keeps. **Stride** is never "compute everything, then keep every s-th cell"
   (a quarter of the work at stride 2); **dilation** only moves where each tap reads, so a
   dilated 3x3 costs what a 3x3 costs. It converts 8-bit pixels to floats one row at a time,
@@ -36,9 +36,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic, padding_sides
+from webapp.engine import FloatArray, strided_correlate
 from webapp.errors import InvalidKernel
 from webapp.padding import OPENCV_BORDER, Cells, PaddingMode, check_padding_fits, pad, source_index
-from webapp.stride import FloatArray, strided_correlate
 
 
 @dataclass(frozen=True)

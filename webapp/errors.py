@@ -1,6 +1,6 @@
 """The one error hierarchy of convlens.
 
-Every problem a user can cause is one of these; `webapp.problems` is the single place that
+Every problem a user can cause is one of these; `webapp.server.problems` is the single place that
 turns them into HTTP answers. The numeric core raises them and never imports FastAPI.
 
     ConvlensError

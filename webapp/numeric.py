@@ -16,13 +16,16 @@ from webapp.convolution import Convolution, convolve, explain_cell
 from webapp.kernels import resolve_kernel
 from webapp.matrices import number_matrix
 from webapp.options import NumericRequest
-from webapp.settings import Settings
 
 
-def convolve_numbers(request: NumericRequest, settings: Settings) -> dict[str, Any]:
-    """The JSON answer of the numeric mode, with steps for small outputs."""
-    values = number_matrix(request.input, field="input", max_size=settings.max_numeric_size)
-    kernel = resolve_kernel(request.kernel, request.weights, max_size=settings.max_kernel_size)
+def convolve_numbers(
+    request: NumericRequest, *, max_numeric_size: int, max_kernel_size: int,
+    max_explained_cells: int,
+) -> dict[str, Any]:
+    """The JSON answer of the numeric mode, with steps for outputs of up to
+    ``max_explained_cells`` cells."""
+    values = number_matrix(request.input, field="input", max_size=max_numeric_size)
+    kernel = resolve_kernel(request.kernel, request.weights, max_size=max_kernel_size)
     convolution = convolve(values, kernel.weights, **request.geometry())
     output = convolution.output
     one_dimensional = values.ndim == 1
@@ -43,7 +46,7 @@ def convolve_numbers(request: NumericRequest, settings: Settings) -> dict[str, A
         "engine": convolution.engine,
         **vars(convolution_costs(values.shape, output.shape, kernel.weights.shape)),
     }
-    if output.size <= settings.max_explained_cells:
+    if output.size <= max_explained_cells:
         answer["steps"] = _steps(values, convolution, request, one_dimensional)
     return answer
 

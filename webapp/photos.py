@@ -21,7 +21,6 @@ from webapp.images import DecodedImage, decode_image, encode_image
 from webapp.kernels import Kernel, resolve_kernel
 from webapp.options import PhotoOptions, SampleName
 from webapp.pooling import Pooling, pool
-from webapp.settings import Settings
 
 
 @dataclass
@@ -69,17 +68,23 @@ def _shape_hwc(shape: tuple[int, ...]) -> list[int]:
     return [shape[0], shape[1], shape[2] if len(shape) == 3 else 1]
 
 
-def convolve_photo(data: bytes, options: PhotoOptions, settings: Settings) -> PhotoResult:
-    """Run one photo request; raises a `webapp.errors.ConvlensError` for any bad input."""
+def convolve_photo(
+    data: bytes, options: PhotoOptions, *, max_pixels: int, max_kernel_size: int
+) -> PhotoResult:
+    """Run one photo request; raises a `webapp.errors.ConvlensError` for any bad input.
+
+    ``max_pixels`` bounds the decoded photo (checked before decoding) and, doubled, the
+    padded one; ``max_kernel_size`` bounds the kernel's or pooling window's side.
+    """
     pooling = options.operation != "convolve"
     kernel = (
-        pooling_window(options, settings) if pooling
-        else resolve_kernel(options.kernel, options.weights, max_size=settings.max_kernel_size)
+        pooling_window(options, max_size=max_kernel_size) if pooling
+        else resolve_kernel(options.kernel, options.weights, max_size=max_kernel_size)
     )
     started = time.perf_counter()
-    source = decode_image(data, max_pixels=settings.max_pixels, color=options.color)
+    source = decode_image(data, max_pixels=max_pixels, color=options.color)
     decoded = time.perf_counter()
-    _check_padded_size(source.pixels.shape, kernel, options, settings)
+    _check_padded_size(source.pixels.shape, kernel, options, max_pixels=max_pixels)
     convolution: Convolution | Pooling = (
         pool(
             source.pixels,
@@ -130,12 +135,12 @@ def _costs(
     return replace(costs, params=0)
 
 
-def pooling_window(options: PhotoOptions, settings: Settings) -> Kernel:
+def pooling_window(options: PhotoOptions, *, max_size: int) -> Kernel:
     """The pooling window as a `Kernel`, so that answers describe it like a kernel."""
     size = options.pool_size
-    if size > settings.max_kernel_size:
+    if size > max_size:
         raise InvalidInput(
-            f"pool_size is {size}; at most {settings.max_kernel_size} is allowed.",
+            f"pool_size is {size}; at most {max_size} is allowed.",
             field="pool_size",
         )
     if options.operation == "max-pool":
@@ -155,7 +160,7 @@ def sample_photo(name: SampleName, static_dir: Path) -> bytes:
 
 
 def _check_padded_size(
-    shape: tuple[int, ...], kernel: Kernel, options: PhotoOptions, settings: Settings
+    shape: tuple[int, ...], kernel: Kernel, options: PhotoOptions, *, max_pixels: int
 ) -> None:
     """Refuse paddings that would build an image far larger than any upload may be."""
     kernel_height, kernel_width = (1, kernel.weights.shape[0]) if kernel.weights.ndim == 1 else (
@@ -166,10 +171,10 @@ def _check_padded_size(
         options.padding if isinstance(options.padding, int) else reach
     )
     padded = (shape[0] + 2 * extra) * (shape[1] + 2 * extra)
-    if padded > 2 * settings.max_pixels:
+    if padded > 2 * max_pixels:
         raise InvalidArithmetic(
             f"The padded image would be about {padded:,} pixels ({shape[1]}x{shape[0]} plus "
-            f"{extra} per side), over twice the {settings.max_pixels:,}-pixel limit; use less "
+            f"{extra} per side), over twice the {max_pixels:,}-pixel limit; use less "
             "padding or dilation.",
             field="padding",
         )

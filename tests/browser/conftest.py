@@ -23,8 +23,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from webapp.main import create_app
-from webapp.settings import Settings
+from webapp.server.app import create_app
+from webapp.server.settings import Settings
 
 CHROMIUM = Path(os.environ.get("CONVLENS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

@@ -25,9 +25,9 @@ import numpy as np
 import onnxruntime
 from numpy.typing import NDArray
 
+from webapp.autoencoder.onnxfile import MalformedOnnx, initializer_shapes
+from webapp.autoencoder.providers import ALIASES, CPU, choose_providers, is_gpu
 from webapp.errors import ModelUnavailable, UnknownName
-from webapp.onnxfile import MalformedOnnx, initializer_shapes
-from webapp.providers import ALIASES, CPU, choose_providers, is_gpu
 
 logger = logging.getLogger("convlens")
 

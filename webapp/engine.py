@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 
 from webapp.arithmetic import AxisArithmetic, axis_arithmetic
 from webapp.padding import Cells
-from webapp.workqueue import lower_priority
+from webapp.priority import lower_priority
 
 FloatArray = NDArray[np.float32] | NDArray[np.float64]
 """Raw outputs. Inputs on their way through the engine are `Cells`: 8-bit, float32, float64."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp.errors import RequestTooLarge
-from webapp.problems import problem_response
+from webapp.server.problems import problem_response
 
 
 class BodySizeLimit:

@@ -3,7 +3,7 @@
 Pages extend ``templates/base.html`` (the nav bar, the stylesheet, htmx and its settings);
 fragments for htmx live in ``templates/partials/`` and are bare, so one route renders the
 page or the fragment from the same context. No template holds a script or a style: the
-Content-Security-Policy (`webapp.security`) forbids inline ones, so behaviour lives in
+Content-Security-Policy (`webapp.server.security`) forbids inline ones, so behaviour lives in
 ``static/js/`` and looks in ``static/css/``.
 """
 
@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from webapp import __version__
-from webapp.negotiation import preferred_media_type
+from webapp.server.negotiation import preferred_media_type
 
 NAV: tuple[tuple[str, str], ...] = (
     ("/lesson/padding", "Padding lesson"),
@@ -43,7 +43,7 @@ HTMX_CONFIG: dict[str, Any] = {
     # for the whole page like a browser would.
     "historyRestoreAsHxRequest": False,
     # Problems (4xx, 503) come back as fragments that name the field at fault and are
-    # swapped next to it (webapp.problems); other failures are left to the console.
+    # swapped next to it (webapp.server.problems); other failures are left to the console.
     "responseHandling": [
         {"code": "204", "swap": False},
         {"code": "[23]..", "swap": True},

@@ -15,7 +15,7 @@ The same problem reaches a person in a page, not as JSON:
   fault (``#error-<field>`` in the form that asked, else the form's ``.form-problem``
   slot, else the page's ``#problem``);
 * a browser navigating (a form posted without JavaScript, a mistyped address) gets a whole
-  page (`webapp.templating.wants_page`).
+  page (`webapp.server.templating.wants_page`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from webapp.errors import ConvlensError, ServerBusy
-from webapp.negotiation import wants_fragment
-from webapp.templating import render, wants_page
+from webapp.server.negotiation import wants_fragment
+from webapp.server.templating import render, wants_page
 
 logger = logging.getLogger("convlens")
 

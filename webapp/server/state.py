@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from webapp.autoencoders import ModelRegistry
-from webapp.settings import Settings
-from webapp.workqueue import WorkQueue
+from webapp.autoencoder.registry import ModelRegistry
+from webapp.server.settings import Settings
+from webapp.server.workqueue import WorkQueue
 
 
 def app_settings(request: Request) -> Settings:

@@ -15,18 +15,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import JsonValue
 
-from webapp.bodies import media_type, read_form, read_json, validated
 from webapp.convolution import Convolution
-from webapp.dependencies import app_settings, work_queue
 from webapp.errors import InvalidInput
 from webapp.images import MEDIA_TYPES, OutputFormat, data_url, encode_image
 from webapp.kernels import PRESETS
-from webapp.negotiation import json_of, preferred_media_type, wants_fragment
 from webapp.numeric import convolve_numbers
 from webapp.options import SAMPLE_NAMES, NumericRequest, PhotoOptions
 from webapp.photos import PhotoResult, convolve_photo, sample_photo
-from webapp.settings import Settings
-from webapp.templating import render, wants_page
+from webapp.server.bodies import media_type, read_form, read_json, validated
+from webapp.server.negotiation import json_of, preferred_media_type, wants_fragment
+from webapp.server.settings import Settings
+from webapp.server.state import app_settings, work_queue
+from webapp.server.templating import render, wants_page
 
 router = APIRouter(tags=["convolution"])
 
@@ -85,7 +85,7 @@ async def convolve(request: Request) -> Response:
     kind = media_type(request)
     if kind == "application/json":
         numeric = validated(NumericRequest, await read_json(request))
-        answer = await queue.run(convolve_numbers, numeric, settings)
+        answer = await queue.run(convolve_numbers, numeric, **settings.numeric_limits)
         return JSONResponse(answer)
     if kind != "multipart/form-data":
         raise InvalidInput(
@@ -94,7 +94,7 @@ async def convolve(request: Request) -> Response:
             field="body",
         )
     data, options, _ = await read_photo_request(request, settings)
-    result = await queue.run(convolve_photo, data, options, settings)
+    result = await queue.run(convolve_photo, data, options, **settings.photo_limits)
     headers = {"Server-Timing": _server_timing(result), "Vary": "Accept, HX-Request"}
     fragment = wants_fragment(request)
     if fragment or wants_page(request):  # htmx, or a browser without JavaScript

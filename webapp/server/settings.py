@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class Settings(BaseSettings):
@@ -49,6 +49,21 @@ class Settings(BaseSettings):
     )
     static_dir: Path = Field(PROJECT_ROOT / "static", description="Static files (htmx, css).")
     templates_dir: Path = Field(PROJECT_ROOT / "templates", description="Jinja2 templates.")
+
+
+    @property
+    def photo_limits(self) -> dict[str, int]:
+        """The limits `webapp.photos.convolve_photo` takes, as keyword arguments."""
+        return {"max_pixels": self.max_pixels, "max_kernel_size": self.max_kernel_size}
+
+    @property
+    def numeric_limits(self) -> dict[str, int]:
+        """The limits `webapp.numeric.convolve_numbers` takes, as keyword arguments."""
+        return {
+            "max_numeric_size": self.max_numeric_size,
+            "max_kernel_size": self.max_kernel_size,
+            "max_explained_cells": self.max_explained_cells,
+        }
 
 
 @lru_cache

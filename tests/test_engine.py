@@ -1,4 +1,4 @@
-"""The strided loop (webapp.stride): column phases, bands and threads."""
+"""The strided loop (webapp.engine): column phases, bands and threads."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from tests.reference import reference_correlate
-from webapp import stride
+from webapp import engine
 from webapp.arithmetic import axis_arithmetic
-from webapp.stride import column_phases, strided_correlate, tap_table
+from webapp.engine import column_phases, strided_correlate, tap_table
 
 
 @pytest.mark.parametrize(("width", "step", "span"), [(10, 2, 5), (11, 2, 6), (11, 3, 4), (7, 3, 5)])
@@ -26,9 +26,9 @@ def test_column_phases_pick_every_step_th_column(width: int, step: int, span: in
 def test_large_outputs_split_into_bands_and_threads_and_agree(
     dtype: type[np.generic], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(stride, "BAND_BYTES", 4096)  # many bands per thread
-    monkeypatch.setattr(stride, "CELLS_PER_THREAD", 1000)
-    monkeypatch.setattr(stride, "_threads", 3)  # more threads than this machine may have
+    monkeypatch.setattr(engine, "BAND_BYTES", 4096)  # many bands per thread
+    monkeypatch.setattr(engine, "CELLS_PER_THREAD", 1000)
+    monkeypatch.setattr(engine, "_threads", 3)  # more threads than this machine may have
     rng = np.random.default_rng(3)
     image = (rng.random((301, 257, 3)) * 255).astype(dtype)
     kernel = rng.standard_normal((7, 5))
@@ -77,8 +77,8 @@ def test_compile_ahead_leaves_nothing_for_a_request_to_compile() -> None:
     or three; any stride, dilation or padding) finds a version compiled at start-up."""
     from webapp.convolution import convolve
 
-    stride.compile_ahead()
-    compiled = len(stride._correlate_rows.signatures)
+    engine.compile_ahead()
+    compiled = len(engine._correlate_rows.signatures)
     rng = np.random.default_rng(2)
     kernel = rng.standard_normal((3, 3))
     for dtype in (np.uint8, np.float32, np.float64):
@@ -87,7 +87,7 @@ def test_compile_ahead_leaves_nothing_for_a_request_to_compile() -> None:
             for options in ({"stride": 2}, {"dilation": 2, "padding": "same"},
                             {"stride": 3, "padding": 2, "padding_mode": "reflect"}, {}):
                 convolve(image, kernel, **options)
-    assert len(stride._correlate_rows.signatures) == compiled
+    assert len(engine._correlate_rows.signatures) == compiled
 
 
 def test_no_waiting_for_a_helper_that_never_got_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,9 +99,9 @@ def test_no_waiting_for_a_helper_that_never_got_a_thread(monkeypatch: pytest.Mon
     busy = ThreadPoolExecutor(max_workers=1)
     release = threading.Event()
     busy.submit(release.wait, 30)
-    monkeypatch.setattr(stride, "_pool", busy)
-    monkeypatch.setattr(stride, "_threads", 2)
-    monkeypatch.setattr(stride, "CELLS_PER_THREAD", 1000)
+    monkeypatch.setattr(engine, "_pool", busy)
+    monkeypatch.setattr(engine, "_threads", 2)
+    monkeypatch.setattr(engine, "CELLS_PER_THREAD", 1000)
     try:
         image = np.random.default_rng(4).integers(0, 256, (64, 64, 3), dtype=np.uint8)
         axis = axis_arithmetic(64, 3, stride=2)

@@ -18,15 +18,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from numpy.typing import NDArray
 
-from webapp.autoencoders import Autoencoder, LayerInfo, ModelRegistry
-from webapp.bodies import media_type, read_form, read_json, validated
-from webapp.dependencies import app_settings, loaded_models, work_queue
-from webapp.errors import InvalidInput
-from webapp.featuremaps import feature_grid, grid_shape
-from webapp.images import data_url, encode_image
-from webapp.negotiation import json_of, preferred_media_type, wants_fragment
-from webapp.providers import is_gpu
-from webapp.reconstruction import (
+from webapp.autoencoder.featuremaps import feature_grid, grid_shape
+from webapp.autoencoder.providers import is_gpu
+from webapp.autoencoder.reconstruction import (
     PixelsRequest,
     Reconstruction,
     ReconstructOptions,
@@ -37,7 +31,13 @@ from webapp.reconstruction import (
     rounded_values,
     to_gray_pixels,
 )
-from webapp.templating import render, wants_page
+from webapp.autoencoder.registry import Autoencoder, LayerInfo, ModelRegistry
+from webapp.errors import InvalidInput
+from webapp.images import data_url, encode_image
+from webapp.server.bodies import media_type, read_form, read_json, validated
+from webapp.server.negotiation import json_of, preferred_media_type, wants_fragment
+from webapp.server.state import app_settings, loaded_models, work_queue
+from webapp.server.templating import render, wants_page
 
 router = APIRouter(tags=["autoencoder"])
 T = TypeVar("T")
@@ -94,7 +94,8 @@ async def reconstruct(request: Request) -> Response:
         if fragment and options.noise > 0 and options.seed is None:
             # The page compares every model on one noisy digit: the noise needs a seed.
             options = options.model_copy(update={"seed": secrets.randbelow(2**32)})
-        compute = partial(reconstruct_drawing, data, options, models, settings)
+        compute = partial(reconstruct_drawing, data, options, models,
+                          max_pixels=settings.max_pixels)
     else:
         raise InvalidInput(
             "Send multipart/form-data (a drawing in `image`) or application/json "

@@ -8,33 +8,15 @@ once, at most ``queue_length`` wait, and none waits or runs longer than the time
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from webapp.errors import ServerBusy
+from webapp.priority import lower_priority
 
 Result = TypeVar("Result")
-
-
-WORKER_NICENESS = 5
-"""How much lower the workers' CPU priority is than the event loop's (Linux nice steps).
-
-On a machine with fewer cores than busy threads the kernel shares the CPU by priority: the
-event loop, which answers /health and reads every request, is served first, and the
-computations soak up the rest. Each thread that a worker starts inherits its priority."""
-
-
-def lower_priority() -> None:
-    """Lower the calling thread's CPU priority by `WORKER_NICENESS` (Linux: per thread)."""
-    with contextlib.suppress(AttributeError, OSError):  # no per-thread priority here
-        thread = threading.get_native_id()
-        # Relative to the thread's own: a server started with `nice` stays below it.
-        niceness = os.getpriority(os.PRIO_PROCESS, thread) + WORKER_NICENESS
-        os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))
 
 
 class WorkQueue:
@@ -73,14 +55,15 @@ class WorkQueue:
             retry_after_seconds=1,
         )
 
-    async def run(self, function: Callable[..., Result], *args: Any) -> Result:
-        """``function(*args)`` on a worker thread, or `ServerBusy` when full or too slow."""
+    async def run(self, function: Callable[..., Result], *args: Any, **keywords: Any) -> Result:
+        """``function(*args, **keywords)`` on a worker thread, or `ServerBusy` when full or too
+        slow."""
         with self._lock:
             if self._in_flight >= self._capacity:
                 raise self._busy()
             self._in_flight += 1
         try:
-            future = self._executor.submit(function, *args)
+            future = self._executor.submit(function, *args, **keywords)
         except BaseException:
             self._release(None)
             raise

@@ -1,6 +1,6 @@
 """Reconstruction: a drawing (or a ready 28x28 digit) through an autoencoder, and back.
 
-    drawing bytes -> `webapp.preprocessing.drawing_to_digit` -> 28x28 digit
+    drawing bytes -> `webapp.autoencoder.preprocessing.drawing_to_digit` -> 28x28 digit
     28x28 digit (+ optional noise) -> model -> reconstruction, code, every layer
 
 The API, the pages and the command line all call `reconstruct_drawing` or
@@ -24,13 +24,12 @@ from numba import njit
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from webapp.autoencoders import Autoencoder, LayerInfo, ModelRegistry
+from webapp.autoencoder.preprocessing import drawing_to_digit
+from webapp.autoencoder.registry import Autoencoder, LayerInfo, ModelRegistry
 from webapp.display import DIVERGING_COLOURS
 from webapp.errors import InvalidInput
 from webapp.images import open_upright
 from webapp.matrices import number_matrix
-from webapp.preprocessing import drawing_to_digit
-from webapp.settings import Settings
 
 EPSILON = 1e-7
 """Outputs are clipped to [eps, 1 - eps] before the log in the BCE, as Keras does."""
@@ -78,11 +77,11 @@ class Reconstruction:
 
 
 def reconstruct_drawing(
-    data: bytes, options: ReconstructOptions, models: ModelRegistry, settings: Settings
+    data: bytes, options: ReconstructOptions, models: ModelRegistry, *, max_pixels: int
 ) -> Reconstruction:
     """A drawing file (any size; PNG, JPEG, WebP, ...) prepared as MNIST was, then rebuilt."""
     model = models.get(options.model)
-    image = open_upright(data, max_pixels=settings.max_pixels, field="image")
+    image = open_upright(data, max_pixels=max_pixels, field="image")
     return reconstruct_digit(drawing_to_digit(image), model, options)
 
 

@@ -30,21 +30,21 @@ from webapp.arithmetic import (
     receptive_box,
     receptive_field,
 )
-from webapp.bodies import validated
 from webapp.convolution import Convolution, explain_cell
-from webapp.dependencies import app_settings, loaded_models, work_queue
 from webapp.errors import InvalidInput
 from webapp.images import data_url, encode_image
-from webapp.negotiation import wants_fragment
 from webapp.numeric import convolve_numbers
 from webapp.options import SAMPLE_NAMES, NumericRequest, PhotoOptions, parse_json_field
 from webapp.padding import PADDING_MODES, source_index
 from webapp.photos import PhotoResult, convolve_photo, sample_photo
 from webapp.pooling import pool_window, reduce_window
-from webapp.routes.convolve import read_photo_request, render_convolve
-from webapp.routes.reconstruct import layer_table, samples
-from webapp.settings import Settings
-from webapp.templating import number, render
+from webapp.server.bodies import validated
+from webapp.server.negotiation import wants_fragment
+from webapp.server.routes.convolve import read_photo_request, render_convolve
+from webapp.server.routes.reconstruct import layer_table, samples
+from webapp.server.settings import Settings
+from webapp.server.state import app_settings, loaded_models, work_queue
+from webapp.server.templating import number, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,7 +67,7 @@ def _hero(settings: Settings) -> dict[str, Any]:
         small = ImageOps.contain(opened.convert("RGB"), (180, 120), Image.Resampling.BOX)
     # Mirrored padding: zeros would draw a false edge around the frame.
     options = PhotoOptions(kernel="sobel-x", padding="same", padding_mode="reflect")
-    result = convolve_photo(encode_image(np.asarray(small)), options, settings)
+    result = convolve_photo(encode_image(np.asarray(small)), options, **settings.photo_limits)
     return {
         "input": data_url(encode_image(result.source.pixels), "png"),
         "output": data_url(result.encoded, "png"),
@@ -98,7 +98,7 @@ async def convolve_page(request: Request) -> Response:
         fields.setdefault("kernel", "sobel-x")
     options = validated(PhotoOptions, fields)
     data = sample_photo(options.sample or "cat", settings.static_dir)
-    result = await queue.run(convolve_photo, data, options, settings)
+    result = await queue.run(convolve_photo, data, options, **settings.photo_limits)
     return render_convolve(request, settings, result, fragment=wants_fragment(request))
 
 
@@ -124,7 +124,7 @@ async def explain(request: Request) -> Response:
         request, settings, extra=("row", "column", "channel")
     )
     cell = validated(CellChoice, extras)
-    result = await queue.run(convolve_photo, data, options, settings)
+    result = await queue.run(convolve_photo, data, options, **settings.photo_limits)
     return render(request, "partials/explain.html", {"explain": explain_view(result, cell)})
 
 
@@ -254,7 +254,7 @@ async def padding_lesson(request: Request) -> Response:
     values = number_list(input_text, "input", _MAX_LESSON_VALUES)
     weights = number_list(weights_text, "weights", _MAX_LESSON_KERNEL)
     numeric = validated(NumericRequest, {"input": values, "weights": weights, **fields})
-    answer = await queue.run(convolve_numbers, numeric, settings)
+    answer = await queue.run(convolve_numbers, numeric, **settings.numeric_limits)
     context = {
         "lesson": lesson_view(values, numeric, answer),
         "form": {**numeric.model_dump(), "input": input_text, "weights": weights_text},
@@ -555,7 +555,7 @@ def _square_picture(path: Path, size: int) -> str:
 async def reconstruct_page(request: Request) -> Response:
     """Draw a digit and see what an autoencoder keeps of it (``?model=wide`` picks one).
 
-    The drawing itself goes to POST /reconstruct (`webapp.routes.reconstruct`), which answers
+    The drawing itself goes to POST /reconstruct (`webapp.server.routes.reconstruct`), which answers
     the page with a fragment. Here: the form, the chosen model's layer table, and the
     lesson's figure, ten held-out digits and their reconstructions. htmx asking again (the
     model changed) gets only that figure, and with ``inside`` the model's table as well

@@ -8,7 +8,7 @@ import cv2
 from fastapi import APIRouter, Request
 
 from webapp import __version__
-from webapp.workqueue import WorkQueue
+from webapp.server.workqueue import WorkQueue
 
 router = APIRouter(tags=["service"])
 

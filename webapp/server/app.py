@@ -1,0 +1,118 @@
+"""The app factory: `create_app` wires the settings, models, work queue, middleware and
+routes together (``webapp.main:app`` is the app it makes for uvicorn)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from webapp import __version__, engine
+from webapp.autoencoder import preprocessing, reconstruction
+from webapp.autoencoder.registry import ModelRegistry
+from webapp.server.limits import BodySizeLimit
+from webapp.server.memory import keep_freed_buffers
+from webapp.server.observability import AccessLog, Metrics
+from webapp.server.problems import PROBLEM_RESPONSES, install_problem_handlers
+from webapp.server.routes import convolve, health, kernels, metrics, pages, reconstruct
+from webapp.server.security import SecurityHeaders
+from webapp.server.settings import Settings, get_settings
+from webapp.server.workqueue import WorkQueue
+
+DESCRIPTION = """
+convlens makes the layers of a convolutional network visible: kernels, stride, padding,
+dilation and receptive fields on your own photos, with the arithmetic filled in; and an
+autoencoder trained on MNIST that rebuilds a digit you draw, layer by layer.
+
+Errors are RFC 9457 `application/problem+json` documents naming the field at fault.
+"""
+
+
+def _log_to_stderr() -> None:
+    """convlens's own log lines (access log, provider warnings) go to stderr, once."""
+    logger = logging.getLogger("convlens")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def compile_loops() -> None:
+    """Compile (or load from numba's disk cache) every compiled loop: the convolution's
+    (`webapp.engine`), the drawing preprocessing's and the reconstruction's. At start-up, so
+    that no request waits for the compiler; the Docker image and the test session call it
+    too."""
+    engine.compile_ahead()
+    preprocessing.compile_ahead()
+    reconstruction.compile_ahead()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A convlens app; ``settings`` defaults to the environment's (`CONVLENS_*`)."""
+    settings = settings or get_settings()
+    _log_to_stderr()
+    app_metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keep_freed_buffers()
+        compile_loops()
+        app.state.models = ModelRegistry(
+            settings.model_dir,
+            providers=settings.providers,
+            require_gpu=settings.require_gpu,
+            skip_broken=settings.skip_broken_models,
+        )
+        queue = app.state.work_queue = WorkQueue(
+            workers=settings.workers,
+            queue_length=settings.queue_length,
+            timeout_seconds=settings.request_timeout_seconds,
+        )
+        app_metrics.follow(depth=lambda: queue.depth, rejected=lambda: queue.rejected)
+        for model in app.state.models:
+            app_metrics.provider.labels(model.name, model.provider).set(1)
+        try:
+            yield
+        finally:
+            app.state.work_queue.shutdown()
+
+    app = FastAPI(
+        title="convlens",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+        docs_url=None,  # served below from the vendored Swagger UI: nothing from a CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = app_metrics
+    install_problem_handlers(app)
+    for module in (health, kernels, convolve, reconstruct, pages, metrics):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        """The OpenAPI page, with Swagger UI served from this origin (works offline)."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="convlens API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    # The last added runs first: the access log times and counts every answer, and
+    # security headers wrap every answer, the 413 included.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AccessLog, metrics=app_metrics)
+    return app
+
