@@ -20,9 +20,9 @@ from PIL import Image
 
 from tests.conftest import encode, gradient_photo
 from tests.html import assert_every_control_labelled, assert_nothing_the_policy_blocks
-from webapp.server.routes.pages import EXAMPLES, stack_query
 from webapp.server.security import CONTENT_SECURITY_POLICY
 from webapp.server.settings import PROJECT_ROOT, Settings
+from webapp.server.views.receptive import EXAMPLES, stack_query
 
 PAGES = ["/", "/convolve", "/lesson/padding", "/receptive-field"]
 # What a browser sends when it navigates: following a link, posting a form itself.

@@ -20,8 +20,8 @@ from PIL import Image
 from tests.drawings import blank_drawing, drawing
 from tests.html import assert_every_control_labelled, assert_nothing_the_policy_blocks
 from tests.test_pages import NAVIGATION, X, attribute
-from webapp.server.routes.reconstruct import FEATURE_MAP_SCALE
 from webapp.server.security import CONTENT_SECURITY_POLICY
+from webapp.server.views.reconstruct import FEATURE_MAP_SCALE
 
 HTMX = {"hx-request": "true"}
 # A seven drawn large, dark on light, on a 560 px canvas like the page's.

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,11 +127,9 @@ def _convolve(args: argparse.Namespace) -> int:
     shape = "x".join(map(str, result.input_shape))
     out_shape = "x".join(map(str, result.output_shape))
     if args.json:
-        from webapp.server.routes.convolve import photo_answer
+        from webapp.photos import PhotoAnswer
 
-        answer = photo_answer(result)
-        answer.pop("image")
-        print(json.dumps(answer, indent=2))
+        print(PhotoAnswer.of(result).model_dump_json(indent=2, exclude={"image"}))
     else:
         print(f"{args.image} {shape} -> {args.output} {out_shape}")
         print(f"  height: {result.convolution.rows.formula}")

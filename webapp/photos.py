@@ -9,15 +9,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, Field
 
-from webapp.arithmetic import Costs, convolution_costs
+from webapp.arithmetic import AxisArithmetic, Costs, convolution_costs
 from webapp.convolution import Convolution, convolve
 from webapp.display import Display, default_display, to_pixels
 from webapp.errors import InvalidArithmetic, InvalidInput
-from webapp.images import DecodedImage, decode_image, encode_image
+from webapp.images import DecodedImage, data_url, decode_image, encode_image
 from webapp.kernels import Kernel, resolve_kernel
 from webapp.options import PhotoOptions, SampleName
 from webapp.pooling import Pooling, pool
@@ -178,3 +180,73 @@ def _check_padded_size(
             "padding or dilation.",
             field="padding",
         )
+
+
+# --- The JSON answer ---------------------------------------------------------------------
+# The API's contract for a convolved photo: these models are the OpenAPI schema that
+# generated clients are built from, so every field is typed and described.
+
+
+class PlaneArithmetic(BaseModel):
+    """Each axis's output-size arithmetic, with the formula filled in."""
+
+    height: AxisArithmetic
+    width: AxisArithmetic
+
+
+class KernelInUse(BaseModel):
+    """The kernel that was applied (for pooling: the window)."""
+
+    name: str
+    weights: list[float] | list[list[float]]
+
+
+class OutputStats(BaseModel):
+    """The output's range and mean, before it was turned into pixels."""
+
+    min: float
+    max: float
+    mean: float
+
+
+class PhotoAnswer(BaseModel):
+    """A convolved (or pooled) photo: shapes are ``[height, width, channels]``."""
+
+    input_shape: list[int]
+    output_shape: list[int]
+    padding: dict[str, int] = Field(description="Cells of padding on each side, by name.")
+    arithmetic: PlaneArithmetic
+    kernel: KernelInUse
+    operation: str = Field(description="cross-correlation, convolution, max-pool or avg-pool.")
+    display: Display
+    stats: OutputStats
+    params: int = Field(description="Weights of the layer (0 for pooling).")
+    macs: int = Field(description="Multiply-adds.")
+    linear_params: int = Field(description="Weights of a linear layer in its place.")
+    elapsed_ms: float
+    timings_ms: dict[str, float]
+    engine: str
+    image: str = Field(description="The output image as a data URL.")
+
+    @classmethod
+    def of(cls, result: PhotoResult) -> Self:
+        """The answer describing ``result``."""
+        convolution = result.convolution
+        return cls(
+            input_shape=result.input_shape,
+            output_shape=result.output_shape,
+            padding=convolution.padding_sides(),
+            arithmetic=PlaneArithmetic(height=convolution.rows, width=convolution.columns),
+            kernel=KernelInUse(name=result.kernel.name, weights=result.kernel.weights.tolist()),
+            operation=result.operation,
+            display=result.display,
+            stats=OutputStats(**result.stats()),
+            params=result.costs.params,
+            macs=result.costs.macs,
+            linear_params=result.costs.linear_params,
+            elapsed_ms=round(sum(result.timings_ms.values()), 3),
+            timings_ms={name: round(value, 3) for name, value in result.timings_ms.items()},
+            engine=convolution.engine,
+            image=data_url(result.encoded, result.options.format),
+        )
+

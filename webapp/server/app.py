@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from webapp import __version__, engine
@@ -19,7 +17,7 @@ from webapp.server.limits import BodySizeLimit
 from webapp.server.memory import keep_freed_buffers
 from webapp.server.observability import AccessLog, Metrics
 from webapp.server.problems import PROBLEM_RESPONSES, install_problem_handlers
-from webapp.server.routes import convolve, health, kernels, metrics, pages, reconstruct
+from webapp.server.routes import convolve, home, lesson, models, receptive, reconstruct, service
 from webapp.server.security import SecurityHeaders
 from webapp.server.settings import Settings, get_settings
 from webapp.server.workqueue import WorkQueue
@@ -94,20 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = app_metrics
     install_problem_handlers(app)
-    for module in (health, kernels, convolve, reconstruct, pages, metrics):
+    for module in (service, home, lesson, convolve, receptive, reconstruct, models):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
-
-    @app.get("/docs", include_in_schema=False)
-    async def api_docs() -> HTMLResponse:
-        """The OpenAPI page, with Swagger UI served from this origin (works offline)."""
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="convlens API",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-        )
 
     # The last added runs first: the access log times and counts every answer, and
     # security headers wrap every answer, the 413 included.

@@ -1,16 +1,151 @@
-"""Content negotiation: one route answers JSON, an image or an HTML fragment.
+"""Content negotiation: the one place that decides an answer's format.
 
-A browser page driven by htmx says so with the ``HX-Request`` header and gets a fragment;
-everyone else gets what their ``Accept`` header prefers among what the route offers.
+A route computes its result and hands `respond` what it can make of it; `respond` picks
+the representation the request asked for and builds it:
+
+* a page driven by htmx says so with ``HX-Request`` and gets the **fragment** that changes;
+* a browser navigating (a link, a form posted without JavaScript) says so with
+  ``Sec-Fetch-Dest: document`` and gets the whole **page**;
+* everyone else (programs, curl) gets what their ``Accept`` header prefers among the
+  route's **media types**: JSON, or an image.
+
+The problem handler (`webapp.server.problems`) answers errors through the same decision.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import orjson
+from pydantic import BaseModel
 from starlette.requests import Request
+from starlette.responses import Response
+
+from webapp.server.templating import render
+
+Result = TypeVar("Result")
+
+FRAGMENT = "fragment"
+"""The chosen representation is the htmx fragment."""
+PAGE = "page"
+"""The chosen representation is the whole page."""
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Representations:
+    """What one route can answer with: templates for people, media types for programs.
+
+    ``media_types`` are in order of preference; the first is the default for a client that
+    states none. A route without media types answers programs with its page.
+    """
+
+    fragment: str | None = None
+    page: str | None = None
+    media_types: tuple[str, ...] = ()
+
+    def choose(self, request: Request) -> str:
+        """`FRAGMENT`, `PAGE` or one of ``media_types``, as ``request`` asks."""
+        if self.fragment is not None and wants_fragment(request):
+            return FRAGMENT
+        if self.page is not None and (not self.media_types or wants_page(request)):
+            return PAGE
+        if not self.media_types:
+            return FRAGMENT
+        return preferred_media_type(request.headers.get("accept"), list(self.media_types))
+
+    @property
+    def vary(self) -> str:
+        """The request headers the choice depends on (for caches: ``Vary``)."""
+        headers = ["Accept"]
+        if self.fragment is not None:
+            headers.append("HX-Request")
+        if self.page is not None and self.media_types:
+            headers.append("Sec-Fetch-Dest")
+        return ", ".join(headers)
+
+
+Runner = Callable[..., Awaitable[Any]]
+"""Runs a function off the event loop: `webapp.server.workqueue.WorkQueue.run`."""
+
+
+@dataclass(frozen=True)
+class Renderers(Generic[Result]):
+    """How to show a result in each representation; each takes the route's result.
+
+    ``view`` gives the templates' context (fragment and page alike); ``data`` the JSON
+    answer (a pydantic model, so its schema is the API's contract); ``image`` the bytes of
+    the picture in a media type.
+    """
+
+    view: Callable[[Result], Mapping[str, Any]] | None = None
+    data: Callable[[Result], BaseModel | list[Any] | dict[str, Any]] | None = None
+    image: Callable[[Result, str], bytes] | None = None
+
+
+async def respond(
+    request: Request,
+    representations: Representations,
+    compute: Callable[[], Result],
+    renderers: Renderers[Result],
+    *,
+    run: Runner | None = None,
+    headers: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """``compute()``'s result in the representation ``request`` asks for.
+
+    With ``run`` (the work queue), computing the result and building its representation
+    (pictures encoded, thousands of numbers serialised) happen in one trip off the event
+    loop, so that neither stalls other requests (and /health).
+    """
+    choice = representations.choose(request)
+
+    def build() -> Mapping[str, Any] | bytes:
+        result = compute()
+        if choice in (FRAGMENT, PAGE):
+            assert renderers.view is not None
+            return renderers.view(result)
+        if choice == JSON:
+            assert renderers.data is not None
+            return encode_json(renderers.data(result))
+        assert renderers.image is not None
+        return renderers.image(result, choice)
+
+    built = await run(build) if run is not None else build()
+    return represent(request, representations, choice, built, status_code=status_code,
+                     headers=headers)
+
+
+def represent(
+    request: Request,
+    representations: Representations,
+    choice: str,
+    built: Mapping[str, Any] | bytes,
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The response for ``choice``: ``built`` is the templates' context for `FRAGMENT` and
+    `PAGE`, else the body's bytes in the media type ``choice``."""
+    all_headers = {"Vary": representations.vary, **(headers or {})}
+    if isinstance(built, bytes):
+        return Response(built, status_code=status_code, media_type=choice, headers=all_headers)
+    template = representations.fragment if choice == FRAGMENT else representations.page
+    assert template is not None
+    return render(request, template, dict(built), status_code=status_code,
+                  headers=all_headers)
+
+
+def encode_json(data: BaseModel | list[Any] | dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON; pydantic models by their own (fast, typed) serialiser."""
+    if isinstance(data, BaseModel):
+        return data.model_dump_json().encode()
+    if data and isinstance(data, list) and isinstance(data[0], BaseModel):
+        return b"[" + b",".join(item.model_dump_json().encode() for item in data) + b"]"
+    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
 
 def wants_fragment(request: Request) -> bool:
@@ -62,11 +197,11 @@ def _quality(accept: str, offer: str) -> float:
     return best
 
 
-def json_of(build: Callable[..., Any], *args: Any) -> bytes:
-    """``build(*args)`` encoded as compact UTF-8 JSON.
-
-    Heavy routes call this on the work queue: building an answer encodes pictures and
-    serialises thousands of numbers, work that must not stall the event loop (and /health).
-    orjson writes those numbers about ten times faster than the standard library.
-    """
-    return orjson.dumps(build(*args), option=orjson.OPT_NON_STR_KEYS)
+def wants_page(request: Request) -> bool:
+    """Whether a browser is navigating (following a link, posting a form without
+    JavaScript), so that the answer is shown as a page: it says so with
+    ``Sec-Fetch-Dest: document`` and prefers ``text/html``. Programs keep their JSON."""
+    if request.headers.get("sec-fetch-dest", "").lower() != "document":
+        return False
+    accept = request.headers.get("accept")
+    return preferred_media_type(accept, ["application/json", "text/html"]) == "text/html"

@@ -25,16 +25,16 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Scope
 
-from webapp.errors import ConvlensError, ServerBusy
-from webapp.server.negotiation import wants_fragment
-from webapp.server.templating import render, wants_page
+from webapp.errors import ConvlensError, ServerBusy, field_errors
+from webapp.server.negotiation import FRAGMENT, PAGE, Representations, represent
 
 logger = logging.getLogger("convlens")
 
@@ -105,24 +105,29 @@ def problem_response(error: ConvlensError, scope: Scope | None = None) -> Respon
     return _answer(body, scope, headers)
 
 
+PROBLEM_REPRESENTATIONS = Representations(
+    fragment="partials/error.html", page="error.html", media_types=(PROBLEM_MEDIA_TYPE,)
+)
+"""A problem as people and programs see it (`webapp.server.negotiation` chooses)."""
+
+
 def _answer(
     body: dict[str, Any], scope: Scope | None, headers: dict[str, str] | None = None
 ) -> Response:
     """The problem as JSON, or as HTML for htmx and for browsers asking for a page."""
     headers = dict(headers or {})
-    if scope is not None and scope.get("app") is not None:
-        request = Request(scope)
-        if wants_fragment(request):
-            headers["HX-Retarget"] = _error_slot(body.get("field"))
-            headers["HX-Reswap"] = "innerHTML"
-            return render(request, "partials/error.html", {"problem": body},
-                          status_code=body["status"], headers=headers)
-        if wants_page(request):
-            return render(request, "error.html", {"problem": body},
-                          status_code=body["status"], headers=headers)
-    return JSONResponse(
-        body, status_code=body["status"], headers=headers, media_type=PROBLEM_MEDIA_TYPE
-    )
+    if scope is None or scope.get("app") is None:
+        # Before routing (the body-size limit): no app to render a page with.
+        return Response(orjson.dumps(body), status_code=body["status"], headers=headers,
+                        media_type=PROBLEM_MEDIA_TYPE)
+    request = Request(scope)
+    choice = PROBLEM_REPRESENTATIONS.choose(request)
+    if choice == FRAGMENT:
+        headers["HX-Retarget"] = _error_slot(body.get("field"))
+        headers["HX-Reswap"] = "innerHTML"
+    built = {"problem": body} if choice in (FRAGMENT, PAGE) else orjson.dumps(body)
+    return represent(request, PROBLEM_REPRESENTATIONS, choice, built,
+                     status_code=body["status"], headers=headers)
 
 
 def _error_slot(field: object) -> str:
@@ -142,12 +147,6 @@ def _error_slot(field: object) -> str:
     return fallback
 
 
-def _field_of(location: tuple[Any, ...] | list[Any]) -> str:
-    """The request field an error is about (pydantic adds union tags after it)."""
-    parts = [str(part) for part in location if part not in ("body", "query", "form")]
-    return parts[0] if parts else "body"
-
-
 async def _convlens_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ConvlensError)
     return problem_response(error, request.scope)
@@ -155,12 +154,11 @@ async def _convlens_error(request: Request, error: Exception) -> Response:
 
 async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    errors = [
-        {"field": _field_of(item["loc"]), "message": item["msg"], "type": item["type"]}
-        for item in error.errors()
-    ]
-    detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors)
-    first = errors[0]["field"] if errors else None
+    # One sentence per field, naming it and its rule (`webapp.errors.field_errors`).
+    invalid = field_errors(error.errors())
+    errors = [{"field": item.field, "message": item.message} for item in invalid]
+    detail = " ".join(item.message for item in invalid)
+    first = invalid[0].field if invalid else None
     body = problem_body(422, "Invalid input", detail, code="invalid-input", field=first,
                         errors=errors)
     return _answer(body, request.scope)

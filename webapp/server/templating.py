@@ -20,7 +20,6 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from webapp import __version__
-from webapp.server.negotiation import preferred_media_type
 
 NAV: tuple[tuple[str, str], ...] = (
     ("/lesson/padding", "Padding lesson"),
@@ -81,16 +80,6 @@ def render(
         headers={"Vary": "Accept, HX-Request", **(headers or {})},
     )
     return response
-
-
-def wants_page(request: Request) -> bool:
-    """Whether a browser is navigating (following a link, posting a form without
-    JavaScript), so that the answer is shown as a page: it says so with
-    ``Sec-Fetch-Dest: document`` and prefers ``text/html``. Programs keep their JSON."""
-    if request.headers.get("sec-fetch-dest", "").lower() != "document":
-        return False
-    accept = request.headers.get("accept")
-    return preferred_media_type(accept, ["application/json", "text/html"]) == "text/html"
 
 
 def number(value: float | int | None, digits: int = 6) -> str:

@@ -1,32 +1,35 @@
-"""POST /convolve: a photo (multipart) or a list of numbers (JSON) through a kernel.
+"""/convolve: the page, the API (a photo or a list of numbers through a kernel), one cell
+explained, and the preset kernels.
 
-One route and one core call per request, answered in the format that asked: an htmx page
-(``HX-Request``) gets the result fragment, a browser posting the form without JavaScript
-(``Sec-Fetch-Dest: document``) gets the whole page, API clients get the image or JSON
-(``Accept``), as before.
+Routes stay thin: read the request, call the core, hand the result to
+`webapp.server.negotiation.respond`, which answers htmx with the result fragment, a browser
+navigating with the whole page, and programs with the image or JSON their ``Accept`` asks.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from functools import partial
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import JsonValue
 
-from webapp.convolution import Convolution
 from webapp.errors import InvalidInput
-from webapp.images import MEDIA_TYPES, OutputFormat, data_url, encode_image
+from webapp.images import MEDIA_TYPES
 from webapp.kernels import PRESETS
 from webapp.numeric import convolve_numbers
-from webapp.options import SAMPLE_NAMES, NumericRequest, PhotoOptions
-from webapp.photos import PhotoResult, convolve_photo, sample_photo
+from webapp.options import NumericRequest, PhotoOptions, parse_json_field
+from webapp.photos import PhotoAnswer, PhotoResult, convolve_photo, sample_photo
 from webapp.server.bodies import media_type, read_form, read_json, validated
-from webapp.server.negotiation import json_of, preferred_media_type, wants_fragment
+from webapp.server.negotiation import Renderers, Representations, respond
 from webapp.server.settings import Settings
 from webapp.server.state import app_settings, work_queue
-from webapp.server.templating import render, wants_page
+from webapp.server.views.convolve import (
+    CellChoice,
+    explain_view,
+    page_view,
+    server_timing,
+)
 
 router = APIRouter(tags=["convolution"])
 
@@ -67,6 +70,43 @@ _OPENAPI = {
 }
 
 
+def _convolve_page(media_types: tuple[str, ...] = ()) -> Representations:
+    """The page and its result fragment, and (for the API) ``media_types``."""
+    return Representations(fragment="partials/convolve_result.html", page="convolve.html",
+                           media_types=media_types)
+
+
+def _photo_renderers(settings: Settings) -> Renderers[PhotoResult]:
+    return Renderers(
+        view=partial(page_view, max_kernel_size=settings.max_kernel_size),
+        data=PhotoAnswer.of,
+        image=lambda result, _media_type: result.encoded,
+    )
+
+
+@router.get("/convolve", include_in_schema=False)
+async def convolve_page(request: Request) -> Response:
+    """The convolution page, with a result already computed on a sample photo.
+
+    The query can preset any option (``/convolve?kernel=box-blur&stride=2``), so a lesson
+    can link to exactly the picture it talks about.
+    """
+    settings, queue = app_settings(request), work_queue(request)
+    fields: dict[str, JsonValue] = {
+        name: parse_json_field(value, name) if name == "weights" else value
+        for name, value in request.query_params.items()
+        if value.strip()
+    }
+    fields.setdefault("sample", "cat")
+    if "weights" not in fields:
+        fields.setdefault("kernel", "sobel-x")
+    options = validated(PhotoOptions, fields)
+    data = sample_photo(options.sample or "cat", settings.static_dir)
+    compute = partial(convolve_photo, data, options, **settings.photo_limits)
+    return await respond(request, _convolve_page(), compute, _photo_renderers(settings),
+                         run=queue.run)
+
+
 @router.post(
     "/convolve",
     summary="Convolve a photo or a list of numbers",
@@ -85,8 +125,10 @@ async def convolve(request: Request) -> Response:
     kind = media_type(request)
     if kind == "application/json":
         numeric = validated(NumericRequest, await read_json(request))
-        answer = await queue.run(convolve_numbers, numeric, **settings.numeric_limits)
-        return JSONResponse(answer)
+        compute_numbers = partial(convolve_numbers, numeric, **settings.numeric_limits)
+        return await respond(request, Representations(media_types=("application/json",)),
+                             compute_numbers, Renderers(data=lambda answer: answer),
+                             run=queue.run)
     if kind != "multipart/form-data":
         raise InvalidInput(
             f"Send multipart/form-data (an image file) or application/json (numbers), "
@@ -95,18 +137,36 @@ async def convolve(request: Request) -> Response:
         )
     data, options, _ = await read_photo_request(request, settings)
     result = await queue.run(convolve_photo, data, options, **settings.photo_limits)
-    headers = {"Server-Timing": _server_timing(result), "Vary": "Accept, HX-Request"}
-    fragment = wants_fragment(request)
-    if fragment or wants_page(request):  # htmx, or a browser without JavaScript
-        view = await queue.run(result_view, result)
-        return render_convolve(request, settings, result, fragment=fragment, headers=headers,
-                               view=view)
-    image_type = MEDIA_TYPES[options.format]
-    chosen = preferred_media_type(request.headers.get("accept"), [image_type, "application/json"])
-    if chosen == "application/json":
-        body = await queue.run(json_of, photo_answer, result)
-        return Response(body, media_type="application/json", headers=headers)
-    return Response(result.encoded, media_type=image_type, headers=headers)
+    representations = _convolve_page((MEDIA_TYPES[options.format], "application/json"))
+    return await respond(request, representations, lambda: result, _photo_renderers(settings),
+                         run=queue.run, headers={"Server-Timing": server_timing(result)})
+
+
+@router.post("/convolve/explain", include_in_schema=False)
+async def explain(request: Request) -> Response:
+    """One output cell: its input window with the kernel over it, the products and the sum.
+
+    The same form as POST /convolve plus ``row``, ``column`` and ``channel``; the numbers
+    come from `webapp.convolution.explain_cell` on the real pixels, so they are the API's.
+    """
+    settings, queue = app_settings(request), work_queue(request)
+    data, options, extras = await read_photo_request(
+        request, settings, extra=("row", "column", "channel")
+    )
+    cell = validated(CellChoice, extras)
+    compute = partial(convolve_photo, data, options, **settings.photo_limits)
+    return await respond(
+        request, Representations(fragment="partials/explain.html"), compute,
+        Renderers(view=lambda result: {"explain": explain_view(result, cell)}), run=queue.run,
+    )
+
+
+@router.get("/kernels", summary="Preset kernels")
+async def list_kernels(request: Request) -> Response:
+    """Every preset as ``{"name", "label", "weights", "description"}``."""
+    kernels = [kernel.as_dict() for kernel in PRESETS.values()]
+    return await respond(request, Representations(media_types=("application/json",)),
+                         lambda: kernels, Renderers(data=lambda answer: answer))
 
 
 async def read_photo_request(
@@ -125,109 +185,3 @@ async def read_photo_request(
     return data, options, extras
 
 
-def photo_answer(result: PhotoResult) -> dict[str, Any]:
-    """The JSON description of a convolved photo."""
-    convolution = result.convolution
-    return {
-        "input_shape": result.input_shape,
-        "output_shape": result.output_shape,
-        "padding": convolution.padding_sides(),
-        "arithmetic": {
-            "height": convolution.rows.as_dict(),
-            "width": convolution.columns.as_dict(),
-        },
-        "kernel": {"name": result.kernel.name, "weights": result.kernel.weights.tolist()},
-        "operation": result.operation,
-        "display": result.display,
-        "stats": result.stats(),
-        "params": result.costs.params,
-        "macs": result.costs.macs,
-        "linear_params": result.costs.linear_params,
-        "elapsed_ms": round(sum(result.timings_ms.values()), 3),
-        "timings_ms": {name: round(value, 3) for name, value in result.timings_ms.items()},
-        "engine": convolution.engine,
-        "image": data_url(result.encoded, result.options.format),
-    }
-
-
-def _server_timing(result: PhotoResult) -> str:
-    return ", ".join(f"{name};dur={value:.1f}" for name, value in result.timings_ms.items())
-
-
-# The input and output are drawn at one scale inside a box about this wide (CSS pixels).
-_DISPLAY_BOX = 420
-
-
-def display_scale(width: int, height: int) -> float:
-    """CSS pixels per image pixel for an image pair spanning ``width`` x ``height``.
-
-    Small images grow by a whole factor, so each pixel stays a crisp square; large ones
-    shrink to fit the box.
-
-    >>> display_scale(5, 5), display_scale(451, 300), display_scale(200, 100)
-    (40, 0.931, 2)
-    """
-    fit = _DISPLAY_BOX / max(width, height)
-    return min(int(fit), 40) if fit >= 2 else round(min(fit, 1.0), 3)
-
-
-def result_view(result: PhotoResult) -> dict[str, Any]:
-    """What the result fragment shows: the JSON answer, the input as the kernel saw it
-    (gray when asked), and both images' sizes at one common scale."""
-    answer = photo_answer(result)
-    (in_height, in_width), (out_height, out_width) = (
-        result.input_shape[:2], result.output_shape[:2]
-    )
-    scale = display_scale(max(in_width, out_width), max(in_height, out_height))
-    small = result.source.pixels.shape[0] * result.source.pixels.shape[1] <= 256 * 256
-    picture_format: OutputFormat = "png" if small else "jpeg"
-    computed = result.convolution
-    return {
-        "answer": answer,
-        "options": result.options,
-        "pooling": result.options.operation != "convolve",
-        "input_image": data_url(encode_image(result.source.pixels, picture_format),
-                                picture_format),
-        "applied": (computed.kernel if isinstance(computed, Convolution)
-                    else result.kernel.weights).tolist(),
-        "scale": scale,
-        "pixelated": scale >= 2,
-        "input_size": {"width": round(in_width * scale), "height": round(in_height * scale)},
-        "output_size": {"width": round(out_width * scale), "height": round(out_height * scale)},
-        "linear_ratio": answer["linear_params"] / max(answer["params"], 1),
-    }
-
-
-def render_convolve(
-    request: Request,
-    settings: Settings,
-    result: PhotoResult,
-    *,
-    fragment: bool,
-    headers: dict[str, str] | None = None,
-    view: dict[str, Any] | None = None,
-) -> Response:
-    """The /convolve page with ``result`` in it, or (for htmx) the result fragment alone.
-
-    ``view`` is `result_view(result)`, when the caller already built it off the event loop.
-    """
-    context = {"view": view if view is not None else result_view(result)}
-    if fragment:
-        return render(request, "partials/convolve_result.html", context, headers=headers)
-    return render(request, "convolve.html", {**context, **_form_context(result.options, settings)},
-                  headers=headers)
-
-
-def _form_context(options: PhotoOptions, settings: Settings) -> dict[str, Any]:
-    """The form's choices and its current values, so a page posted back keeps them."""
-    return {
-        "presets": list(PRESETS.values()),
-        "samples": SAMPLE_NAMES,
-        "max_kernel_size": settings.max_kernel_size,
-        "form": {
-            **options.model_dump(),
-            "weights_text": "" if options.weights is None else json.dumps(options.weights),
-            "padding_cells": options.padding if isinstance(options.padding, int) else "",
-            "padding_name": options.padding if isinstance(options.padding, str) else "",
-        },
-    }

@@ -1,8 +1,8 @@
-"""POST /reconstruct, GET /models, GET /samples: the MNIST autoencoders.
+"""/reconstruct: draw a digit (the page) or send one (the API), and see what an autoencoder
+keeps of it; /samples: the held-out digits of the lesson's figure.
 
-One route per action, answered in the format that asked: API clients get JSON (or a PNG),
-the /reconstruct page (htmx, ``HX-Request``) gets an HTML fragment made from the same
-core call, and a browser navigating to /models gets the models page.
+API clients get JSON (or a PNG); the page (htmx) gets a fragment made from the same core
+call; `webapp.server.negotiation.respond` decides which.
 """
 
 from __future__ import annotations
@@ -10,38 +10,31 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
-from numpy.typing import NDArray
+from fastapi.responses import Response
 
-from webapp.autoencoder.featuremaps import feature_grid, grid_shape
-from webapp.autoencoder.providers import is_gpu
 from webapp.autoencoder.reconstruction import (
     PixelsRequest,
     Reconstruction,
     ReconstructOptions,
-    error_picture,
-    reconstruct_digit,
     reconstruct_drawing,
     reconstruct_pixels,
-    rounded_values,
-    to_gray_pixels,
 )
-from webapp.autoencoder.registry import Autoencoder, LayerInfo, ModelRegistry
 from webapp.errors import InvalidInput
-from webapp.images import data_url, encode_image
 from webapp.server.bodies import media_type, read_form, read_json, validated
-from webapp.server.negotiation import json_of, preferred_media_type, wants_fragment
+from webapp.server.negotiation import Renderers, Representations, respond, wants_fragment
 from webapp.server.state import app_settings, loaded_models, work_queue
-from webapp.server.templating import render, wants_page
+from webapp.server.views.reconstruct import (
+    held_out_digits,
+    layer_table,
+    picture_of_output,
+    reconstruction_answer,
+    view_of_every_model,
+)
 
 router = APIRouter(tags=["autoencoder"])
-T = TypeVar("T")
-
 
 _OPENAPI = {
     "requestBody": {
@@ -69,6 +62,49 @@ _OPENAPI = {
     },
 }
 
+_RECONSTRUCTION = Representations(
+    fragment="partials/reconstruct_result.html", media_types=("application/json", "image/png")
+)
+
+
+@router.get("/reconstruct", include_in_schema=False)
+async def reconstruct_page(request: Request) -> Response:
+    """Draw a digit and see what an autoencoder keeps of it (``?model=wide`` picks one).
+
+    The drawing itself goes to POST /reconstruct, which answers the page with a fragment.
+    Here: the form, the chosen model's layer table, and the lesson's figure, ten held-out
+    digits and their reconstructions. htmx asking again (the model changed) gets only that
+    figure, and with ``inside`` the model's table as well (asked for while nothing is
+    drawn: a drawing's answer brings its own table).
+    """
+    settings, queue, models = app_settings(request), work_queue(request), loaded_models(request)
+    available = list(models)
+    name = request.query_params.get("model") or (available[0].name if available else None)
+    model = models.get(name) if name is not None else None
+
+    def figure() -> dict[str, Any] | None:
+        if model is None:
+            return None
+        return {"model": model.name,
+                "digits": held_out_digits(settings.model_dir, 10, model)}
+
+    def view(shown: dict[str, Any] | None) -> dict[str, Any]:
+        inside = layer_table(model, {}) if model is not None else None
+        return {
+            "figure": shown,
+            "inside_out_of_band": inside if "inside" in request.query_params else None,
+            "models": [candidate.describe() for candidate in available],
+            "unavailable": models.unavailable,
+            "chosen": model,
+            "inside": inside,
+            # The noise's seed: the same noisy digit for every model and every redraw,
+            # until the learner asks for new noise.
+            "seed": secrets.randbelow(2**31),
+        }
+
+    page = Representations(fragment="partials/reconstruct_samples.html", page="reconstruct.html")
+    return await respond(request, page, figure, Renderers(view=view), run=queue.run)
+
 
 @router.post("/reconstruct", summary="Rebuild a digit with an autoencoder",
              openapi_extra=_OPENAPI, response_model=None)
@@ -82,7 +118,6 @@ async def reconstruct(request: Request) -> Response:
     settings, queue = app_settings(request), work_queue(request)
     models = loaded_models(request)
     kind = media_type(request)
-    fragment = wants_fragment(request)
     options: ReconstructOptions
     compute: Callable[[], Reconstruction]
     if kind == "application/json":
@@ -91,7 +126,7 @@ async def reconstruct(request: Request) -> Response:
     elif kind == "multipart/form-data":
         data, fields = await read_form(request, file_field="image")
         options = validated(ReconstructOptions, fields)
-        if fragment and options.noise > 0 and options.seed is None:
+        if wants_fragment(request) and options.noise > 0 and options.seed is None:
             # The page compares every model on one noisy digit: the noise needs a seed.
             options = options.model_copy(update={"seed": secrets.randbelow(2**32)})
         compute = partial(reconstruct_drawing, data, options, models,
@@ -102,103 +137,13 @@ async def reconstruct(request: Request) -> Response:
             f"(`pixels`), not {kind or 'an untyped body'}.",
             field="body",
         )
-    # One trip to the work queue both reconstructs and builds the answer (pictures encoded,
-    # JSON serialised): never on the event loop, and one thread hop, not two.
-    if fragment:
-        view = await queue.run(
-            _answered, compute, partial(_view_of_every_model, options=options, models=models)
-        )
-        return render(request, "partials/reconstruct_result.html", {"view": view})
-    chosen = preferred_media_type(request.headers.get("accept"), ["application/json", "image/png"])
-    if chosen == "image/png":
-        picture = await queue.run(_answered, compute, _picture_of_output)
-        return Response(picture, media_type="image/png")
-    body = await queue.run(_answered, compute, partial(json_of, reconstruction_answer))
-    return Response(body, media_type="application/json")
-
-
-def _answered(compute: Callable[[], Reconstruction], answer: Callable[[Reconstruction], T]) -> T:
-    """``answer(compute())``: the work and its answer, in one call on the work queue."""
-    return answer(compute())
-
-
-def _picture_of_output(result: Reconstruction) -> bytes:
-    return encode_image(to_gray_pixels(result.output))
-
-
-def _view_of_every_model(
-    result: Reconstruction, *, options: ReconstructOptions, models: ModelRegistry
-) -> dict[str, Any]:
-    return reconstruction_view(result, options, _every_model(result, options, models))
-
-
-def digit_answer(values: NDArray[np.float32]) -> dict[str, Any]:
-    return {
-        "pixels": rounded_values(values),
-        "image": data_url(encode_image(to_gray_pixels(values))),
-    }
-
-
-def reconstruction_answer(result: Reconstruction) -> dict[str, Any]:
-    """The JSON answer of `/reconstruct`; shapes are [height, width, channels]."""
-    answer: dict[str, Any] = {
-        "model": result.model.name,
-        "provider": result.model.provider,
-        "input": digit_answer(result.digit),
-        "reconstruction": digit_answer(result.output),
-        "difference": {"image": data_url(encode_image(error_picture(result.output,
-                                                                     result.digit)))},
-        "metrics": {"bce": result.bce, "mse": result.mse},
-        "latent": {
-            "layer": result.model.latent_layer,
-            "shape": list(result.latent.shape),
-            "values": np.round(result.latent.astype(np.float64), 5).tolist(),
-            "image": data_url(encode_image(feature_grid(result.latent))),
-        },
-    }
-    if result.noisy is not None:
-        answer["noisy"] = digit_answer(result.noisy)
-    if result.layers is not None:
-        answer["layers"] = [
-            {
-                "name": layer.name,
-                "type": layer.type,
-                "shape": list(activation.shape),
-                "params": layer.params,
-                "image": data_url(encode_image(feature_grid(activation))),
-            }
-            for layer, activation in result.layers
-        ]
-    return answer
-
-
-@router.get("/models", summary="The autoencoders, their layer tables and training cards",
-            response_model=list[dict[str, Any]])
-async def list_models(request: Request) -> Response:
-    """Each model's layer table and card; models that failed to load say why.
-
-    A browser navigating here (the nav bar's "Models") gets the same answer as a page.
-    """
-    models = loaded_models(request)
-    answer = [model.describe() for model in models] + [
-        {"name": name, "status": "unavailable", "error": error}
-        for name, error in models.unavailable.items()
-    ]
-    headers = {"Vary": "Accept, Sec-Fetch-Dest"}
-    if wants_page(request):
-        return render(request, "models.html", {"models": answer}, headers=headers)
-    return JSONResponse(answer, headers=headers)
-
-
-@router.get("/models/{name}", summary="One autoencoder")
-async def get_model(request: Request, name: str) -> dict[str, Any]:
-    return loaded_models(request).get(name).describe()
-
-
-def load_samples(model_dir: Path) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
-    """Held-out MNIST digits (never seen in training) shipped beside the models."""
-    with np.load(model_dir / "samples.npz") as samples:
-        return samples["digits"], samples["labels"]
+    renderers = Renderers(
+        view=partial(view_of_every_model, options=options, models=models),
+        data=reconstruction_answer,
+        image=picture_of_output,
+    )
+    # One trip to the work queue both reconstructs and builds the answer.
+    return await respond(request, _RECONSTRUCTION, compute, renderers, run=queue.run)
 
 
 @router.get("/samples", summary="Held-out MNIST digits, optionally reconstructed")
@@ -206,129 +151,12 @@ async def samples(
     request: Request,
     count: Annotated[int, Query(ge=1, le=20)] = 10,
     model: Annotated[str | None, Query(description="Also reconstruct with this model")] = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     """The lesson's figure: the first held-out test digits, and what a model makes of them."""
     settings, queue = app_settings(request), work_queue(request)
-    models = loaded_models(request)
-    digits, labels = load_samples(settings.model_dir)
-    chosen = digits[:count].astype(np.float32) / 255.0
-    answer = [
-        {"index": index, "label": int(labels[index]), **digit_answer(chosen[index])}
-        for index in range(len(chosen))
-    ]
-    if model is not None:
-        autoencoder = models.get(model)
-        run = await queue.run(autoencoder.run, chosen)
-        for item, output in zip(answer, run.reconstructions, strict=True):
-            item["reconstruction"] = digit_answer(output)
-    return answer
-
-
-# --- The /reconstruct page's fragment ------------------------------------------------------
-
-FEATURE_MAP_SCALE = 3
-"""Screen pixels per activation pixel in "Look inside": one scale for every layer, so that
-the maps shrink on the way to the code and grow back, as the shapes do."""
-
-
-def _every_model(
-    result: Reconstruction, options: ReconstructOptions, models: ModelRegistry
-) -> list[Reconstruction]:
-    """Every model on the digit ``result`` was made from, with the same noise (same seed)."""
-    # The page shows the other models' reconstructions, not their layers.
-    others = ReconstructOptions(noise=options.noise, seed=options.seed, layers=False)
-    return [
-        result if model is result.model else reconstruct_digit(result.digit, model, others)
-        for model in models
-    ]
-
-
-def reconstruction_view(
-    result: Reconstruction, options: ReconstructOptions, compared: list[Reconstruction]
-) -> dict[str, Any]:
-    """What the page shows of one reconstruction: the JSON answer's pictures and numbers,
-    the code as small maps, every model side by side and, with layers, the lesson's table."""
-    answer = reconstruction_answer(result)
-    images = {layer["name"]: layer["image"] for layer in answer.get("layers", [])}
-    return {
-        "answer": answer,
-        "model": result.model,
-        "noise": options.noise,
-        "seed": options.seed,
-        "provider": provider_label(result.model.provider),
-        "code": code_view(result.latent),
-        "compare": [
-            {"name": other.model.name, "title": other.model.card.get("title", other.model.name),
-             "params": other.model.params, "image": digit_answer(other.output)["image"],
-             "bce": other.bce, "mse": other.mse, "chosen": other is result}
-            for other in compared
-        ],
-        # The table starts from what the model received: the noisy digit, if noise was added.
-        "inside": layer_table(result.model, images, answer.get("noisy", answer["input"])["image"])
-        if result.layers is not None else None,
-    }
-
-
-def code_view(latent: NDArray[np.float32]) -> dict[str, Any]:
-    """The code (height x width x channels) as one small map per channel, every map on one
-    grey scale from 0 (black) to the code's largest value (white), so maps compare.
-
-    >>> code = np.array([[[0.0, 2.0]], [[1.0, 0.5]]], np.float32)   # 2 x 1 x 2
-    >>> view = code_view(code)
-    >>> view["maps"][1]          # channel 1, as rows of (value, grey)
-    [[(2.0, 255)], [(0.5, 64)]]
-    >>> view["size"], view["columns"]
-    (4, 2)
-    """
-    height, width, channels = latent.shape
-    largest = float(latent.max())
-    scale = 255.0 / largest if largest > 0 else 0.0
-    maps = [
-        [
-            [(round(float(value), 5), int(np.clip(round(float(value) * scale), 0, 255)))
-             for value in latent[row, :, channel]]
-            for row in range(height)
-        ]
-        for channel in range(channels)
-    ]
-    return {"maps": maps, "shape": [height, width, channels], "size": int(latent.size),
-            "largest": largest, "columns": grid_shape(channels)[1]}
-
-
-def layer_table(
-    model: Autoencoder, images: dict[str, str], input_image: str | None = None
-) -> dict[str, Any]:
-    """The lesson's table for ``model``, row by row: output shape, parameters and, when a
-    digit went through (``images``: layer name to its feature maps), what each layer made."""
-    scale = FEATURE_MAP_SCALE
-    rows: list[dict[str, Any]] = [{
-        "name": "input", "type": "Input", "activation": None, "shape": [28, 28, 1],
-        "params": 0, "maps": 1, "latent": False, "image": input_image,
-        "width": 28 * scale, "height": 28 * scale,
-    }]
-    for layer in model.layers:
-        rows.append(_layer_row(layer, images.get(layer.name), layer.name == model.latent_layer))
-    return {"model": model.name, "rows": rows, "params": model.params}
-
-
-def _layer_row(layer: LayerInfo, image: str | None, latent: bool) -> dict[str, Any]:
-    height, width, channels = layer.output_shape
-    grid_rows, grid_columns = grid_shape(channels)
-    # feature_grid's picture: the maps in a grid, one pixel apart.
-    return {
-        "name": layer.name, "type": layer.type, "activation": layer.activation,
-        "shape": list(layer.output_shape), "params": layer.params, "maps": channels,
-        "latent": latent, "image": image,
-        "width": (grid_columns * (width + 1) - 1) * FEATURE_MAP_SCALE,
-        "height": (grid_rows * (height + 1) - 1) * FEATURE_MAP_SCALE,
-    }
-
-
-def provider_label(provider: str) -> str:
-    """An onnxruntime provider as a learner would say it.
-
-    >>> provider_label("CPUExecutionProvider"), provider_label("CUDAExecutionProvider")
-    ('CPU', 'GPU (CUDA)')
-    """
-    name = provider.removesuffix("ExecutionProvider")
-    return f"GPU ({name})" if is_gpu(provider) else name
+    autoencoder = loaded_models(request).get(model) if model is not None else None
+    return await respond(
+        request, Representations(media_types=("application/json",)),
+        partial(held_out_digits, settings.model_dir, count, autoencoder),
+        Renderers(data=lambda digits: digits), run=queue.run,
+    )

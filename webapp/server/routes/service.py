@@ -1,0 +1,55 @@
+"""The service's own routes: /health, /metrics and the OpenAPI page (/docs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from webapp import __version__
+from webapp.server.negotiation import Renderers, Representations, respond
+from webapp.server.workqueue import WorkQueue
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/health", summary="Liveness, version, engine and queue depth",
+            response_model=dict[str, Any])
+async def health(request: Request) -> Response:
+    """Answered on the event loop without waiting for the work queue, so it stays fast
+    (and is never refused) while heavy requests are running."""
+    queue: WorkQueue = request.app.state.work_queue
+    answer: dict[str, Any] = {
+        "status": "ok",
+        "version": __version__,
+        "engine": f"opencv {cv2.__version__}",
+        "queue": {"depth": queue.depth, "rejected": queue.rejected},
+    }
+    models = getattr(request.app.state, "models", None)
+    if models is not None:
+        answer.update(models.health())
+    return await respond(request, Representations(media_types=("application/json",)),
+                         lambda: answer, Renderers(data=lambda health: health))
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Requests and latency per route, queue depth, rejections, each model's provider."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/docs", include_in_schema=False)
+async def api_docs() -> HTMLResponse:
+    """The OpenAPI page, with Swagger UI served from this origin (works offline)."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="convlens API",
+        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    )

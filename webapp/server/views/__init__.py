@@ -1,0 +1,1 @@
+"""What each page shows of a core result: its templates' context, built off the event loop."""

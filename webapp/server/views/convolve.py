@@ -1,0 +1,207 @@
+"""What the /convolve page shows of a convolved photo: the result, its form, one cell explained.
+
+Plain functions of core results (`webapp.photos.PhotoResult`), called off the event loop
+by the routes in `webapp.server.routes.convolve`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from webapp.convolution import Convolution, explain_cell
+from webapp.errors import InvalidInput
+from webapp.images import OutputFormat, data_url, encode_image
+from webapp.kernels import PRESETS
+from webapp.options import SAMPLE_NAMES, PhotoOptions
+from webapp.photos import PhotoAnswer, PhotoResult
+from webapp.pooling import pool_window, reduce_window
+from webapp.server.templating import number
+
+TIMES = "\u00d7"
+"""The multiplication sign, as the sums on the pages are written."""
+
+
+def server_timing(result: PhotoResult) -> str:
+    """Where the time went, as a ``Server-Timing`` header (browsers' dev tools show it)."""
+    return ", ".join(f"{name};dur={value:.1f}" for name, value in result.timings_ms.items())
+
+
+# The input and output are drawn at one scale inside a box about this wide (CSS pixels).
+_DISPLAY_BOX = 420
+
+
+def display_scale(width: int, height: int) -> float:
+    """CSS pixels per image pixel for an image pair spanning ``width`` x ``height``.
+
+    Small images grow by a whole factor, so each pixel stays a crisp square; large ones
+    shrink to fit the box.
+
+    >>> display_scale(5, 5), display_scale(451, 300), display_scale(200, 100)
+    (40, 0.931, 2)
+    """
+    fit = _DISPLAY_BOX / max(width, height)
+    return min(int(fit), 40) if fit >= 2 else round(min(fit, 1.0), 3)
+
+
+def result_view(result: PhotoResult) -> dict[str, Any]:
+    """What the result fragment shows: the JSON answer, the input as the kernel saw it
+    (gray when asked), and both images' sizes at one common scale."""
+    answer = PhotoAnswer.of(result).model_dump()
+    (in_height, in_width), (out_height, out_width) = (
+        result.input_shape[:2], result.output_shape[:2]
+    )
+    scale = display_scale(max(in_width, out_width), max(in_height, out_height))
+    small = result.source.pixels.shape[0] * result.source.pixels.shape[1] <= 256 * 256
+    picture_format: OutputFormat = "png" if small else "jpeg"
+    computed = result.convolution
+    return {
+        "answer": answer,
+        "options": result.options,
+        "pooling": result.options.operation != "convolve",
+        "input_image": data_url(encode_image(result.source.pixels, picture_format),
+                                picture_format),
+        "applied": (computed.kernel if isinstance(computed, Convolution)
+                    else result.kernel.weights).tolist(),
+        "scale": scale,
+        "pixelated": scale >= 2,
+        "input_size": {"width": round(in_width * scale), "height": round(in_height * scale)},
+        "output_size": {"width": round(out_width * scale), "height": round(out_height * scale)},
+        "linear_ratio": answer["linear_params"] / max(answer["params"], 1),
+    }
+
+
+def page_view(result: PhotoResult, *, max_kernel_size: int) -> dict[str, Any]:
+    """The whole page's context: the result, and the form's choices and current values."""
+    return {"view": result_view(result), **form_context(result.options, max_kernel_size)}
+
+
+def form_context(options: PhotoOptions, max_kernel_size: int) -> dict[str, Any]:
+    """The form's choices and its current values, so a page posted back keeps them."""
+    return {
+        "presets": list(PRESETS.values()),
+        "samples": SAMPLE_NAMES,
+        "max_kernel_size": max_kernel_size,
+        "form": {
+            **options.model_dump(),
+            "weights_text": "" if options.weights is None else json.dumps(options.weights),
+            "padding_cells": options.padding if isinstance(options.padding, int) else "",
+            "padding_name": options.padding if isinstance(options.padding, str) else "",
+        },
+    }
+
+
+class CellChoice(BaseModel):
+    """The output cell a learner clicked (or chose with the keyboard)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    row: int = Field(ge=0)
+    column: int = Field(ge=0)
+    channel: int = Field(0, ge=0)
+
+
+def explain_view(result: PhotoResult, cell: CellChoice) -> dict[str, Any]:
+    """Every number behind one output cell, laid out as the window it reads."""
+    height, width, channels = result.output_shape
+    for name, value, limit, axis in (
+        ("row", cell.row, height, "height"),
+        ("column", cell.column, width, "width"),
+        ("channel", cell.channel, channels, "channels"),
+    ):
+        if value >= limit:
+            raise InvalidInput(
+                f"{name} must be below {limit} (the output's {axis}), not {value}.", field=name
+            )
+    computed = result.convolution
+    names = ["red", "green", "blue"] if channels == 3 else ["gray"]
+    output = computed.output if computed.output.ndim == 3 else computed.output[:, :, np.newaxis]
+    per_channel: list[dict[str, Any]] = []
+    for channel, channel_name in enumerate(names):
+        cells: list[dict[str, Any]]
+        if isinstance(computed, Convolution):
+            steps = explain_cell(
+                result.source.pixels, computed, cell.row, cell.column,
+                padding_mode=result.options.padding_mode, channel=channel,
+            )
+            total = sum(step.product for step in steps)
+            cells = [
+                {"row": step.row, "column": step.column, "value": step.value,
+                 "weight": step.weight, "product": step.product,
+                 "padding": not _inside(step.row, step.column, result)}
+                for step in steps
+            ]
+        else:
+            window = pool_window(result.source.pixels, computed, cell.row, cell.column,
+                                 channel=channel)
+            total = reduce_window(window, computed.kind)
+            cells = [
+                {"row": item.row, "column": item.column, "value": item.value,
+                 "padding": item.value is None,
+                 "chosen": computed.kind == "max" and item.value == total}
+                for item in window
+            ]
+        per_channel.append({
+            "name": channel_name,
+            "sum": total,
+            "output": float(output[cell.row, cell.column, channel]),
+            "cells": cells,
+        })
+    chosen = per_channel[cell.channel]
+    rows, columns = computed.rows, computed.columns
+    kernel_height, kernel_width = rows.kernel, columns.kernel
+    cells_of_channel: list[dict[str, Any]] = chosen["cells"]
+    grid = [cells_of_channel[u * kernel_width : (u + 1) * kernel_width]
+            for u in range(kernel_height)]
+    pixel = result.pixels[cell.row, cell.column]
+    return {
+        "row": cell.row,
+        "column": cell.column,
+        "channel": cell.channel,
+        "channels": per_channel,
+        "chosen": chosen,
+        "grid": grid,
+        "expression": _expression(cells_of_channel, result.options.operation),
+        "operation": result.operation,
+        "pooling": not isinstance(computed, Convolution),
+        "display": result.display,
+        "pixel": np.atleast_1d(pixel).tolist(),
+        "window": {
+            "top": rows.stride * cell.row - rows.padding_lo,
+            "left": columns.stride * cell.column - columns.padding_lo,
+            "height": rows.effective_kernel,
+            "width": columns.effective_kernel,
+        },
+        "input_shape": result.input_shape,
+        "output_shape": result.output_shape,
+        "dilation": rows.dilation,
+    }
+
+
+def _inside(row: int, column: int, result: PhotoResult) -> bool:
+    height, width = result.input_shape[:2]
+    return 0 <= row < height and 0 <= column < width
+
+
+# Past this many terms a sum is shown cut short (the grid above it still holds every one).
+_MAX_TERMS = 25
+
+
+def _expression(cells: list[dict[str, Any]], operation: str) -> str:
+    """The sum (or max, or mean) written out the way a learner would check it by hand."""
+    if operation == "convolve":
+        terms = [f"{number(cell['weight'])}{TIMES}{number(cell['value'])}" for cell in cells]
+        joiner, before, after = " + ", "", ""
+    else:
+        terms = [number(cell["value"]) for cell in cells if cell["value"] is not None]
+        if operation == "max-pool":
+            joiner, before, after = ", ", "max(", ")"
+        else:
+            joiner, before, after = " + ", "(", f") / {len(terms)}"
+    if len(terms) > _MAX_TERMS:
+        shown = terms[: _MAX_TERMS - 1]
+        terms = [*shown, f"… {len(terms) - len(shown)} more"]
+    return before + joiner.join(terms) + after

@@ -1,0 +1,210 @@
+"""What the autoencoder's pages and answers show of a reconstruction.
+
+Plain functions of core results (`webapp.autoencoder.reconstruction.Reconstruction`),
+called off the event loop by `webapp.server.routes.reconstruct`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from webapp.autoencoder.featuremaps import feature_grid, grid_shape
+from webapp.autoencoder.providers import is_gpu
+from webapp.autoencoder.reconstruction import (
+    Reconstruction,
+    ReconstructOptions,
+    error_picture,
+    reconstruct_digit,
+    rounded_values,
+    to_gray_pixels,
+)
+from webapp.autoencoder.registry import Autoencoder, LayerInfo, ModelRegistry
+from webapp.images import data_url, encode_image
+
+
+def picture_of_output(result: Reconstruction, media_type: str = "image/png") -> bytes:
+    """The reconstruction alone, as a 28x28 gray PNG."""
+    return encode_image(to_gray_pixels(result.output))
+
+
+def view_of_every_model(
+    result: Reconstruction, *, options: ReconstructOptions, models: ModelRegistry
+) -> dict[str, Any]:
+    """The /reconstruct page's result fragment: this model's answer beside every model's."""
+    return {"view": reconstruction_view(result, options, every_model(result, options, models))}
+
+
+def digit_answer(values: NDArray[np.float32]) -> dict[str, Any]:
+    return {
+        "pixels": rounded_values(values),
+        "image": data_url(encode_image(to_gray_pixels(values))),
+    }
+
+
+def reconstruction_answer(result: Reconstruction) -> dict[str, Any]:
+    """The JSON answer of `/reconstruct`; shapes are [height, width, channels]."""
+    answer: dict[str, Any] = {
+        "model": result.model.name,
+        "provider": result.model.provider,
+        "input": digit_answer(result.digit),
+        "reconstruction": digit_answer(result.output),
+        "difference": {"image": data_url(encode_image(error_picture(result.output,
+                                                                     result.digit)))},
+        "metrics": {"bce": result.bce, "mse": result.mse},
+        "latent": {
+            "layer": result.model.latent_layer,
+            "shape": list(result.latent.shape),
+            "values": np.round(result.latent.astype(np.float64), 5).tolist(),
+            "image": data_url(encode_image(feature_grid(result.latent))),
+        },
+    }
+    if result.noisy is not None:
+        answer["noisy"] = digit_answer(result.noisy)
+    if result.layers is not None:
+        answer["layers"] = [
+            {
+                "name": layer.name,
+                "type": layer.type,
+                "shape": list(activation.shape),
+                "params": layer.params,
+                "image": data_url(encode_image(feature_grid(activation))),
+            }
+            for layer, activation in result.layers
+        ]
+    return answer
+
+
+def load_samples(model_dir: Path) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    """Held-out MNIST digits (never seen in training) shipped beside the models."""
+    with np.load(model_dir / "samples.npz") as samples:
+        return samples["digits"], samples["labels"]
+
+
+def held_out_digits(
+    model_dir: Path, count: int, autoencoder: Autoencoder | None = None
+) -> list[dict[str, Any]]:
+    """The lesson's figure: the first ``count`` held-out digits and, with ``autoencoder``,
+    what it makes of them (one batch through the model)."""
+    digits, labels = load_samples(model_dir)
+    chosen = digits[:count].astype(np.float32) / 255.0
+    answer = [
+        {"index": index, "label": int(labels[index]), **digit_answer(chosen[index])}
+        for index in range(len(chosen))
+    ]
+    if autoencoder is not None:
+        run = autoencoder.run(chosen)
+        for item, output in zip(answer, run.reconstructions, strict=True):
+            item["reconstruction"] = digit_answer(output)
+    return answer
+
+
+FEATURE_MAP_SCALE = 3
+"""Screen pixels per activation pixel in "Look inside": one scale for every layer, so that
+the maps shrink on the way to the code and grow back, as the shapes do."""
+
+
+def every_model(
+    result: Reconstruction, options: ReconstructOptions, models: ModelRegistry
+) -> list[Reconstruction]:
+    """Every model on the digit ``result`` was made from, with the same noise (same seed)."""
+    # The page shows the other models' reconstructions, not their layers.
+    others = ReconstructOptions(noise=options.noise, seed=options.seed, layers=False)
+    return [
+        result if model is result.model else reconstruct_digit(result.digit, model, others)
+        for model in models
+    ]
+
+
+def reconstruction_view(
+    result: Reconstruction, options: ReconstructOptions, compared: list[Reconstruction]
+) -> dict[str, Any]:
+    """What the page shows of one reconstruction: the JSON answer's pictures and numbers,
+    the code as small maps, every model side by side and, with layers, the lesson's table."""
+    answer = reconstruction_answer(result)
+    images = {layer["name"]: layer["image"] for layer in answer.get("layers", [])}
+    return {
+        "answer": answer,
+        "model": result.model,
+        "noise": options.noise,
+        "seed": options.seed,
+        "provider": provider_label(result.model.provider),
+        "code": code_view(result.latent),
+        "compare": [
+            {"name": other.model.name, "title": other.model.card.get("title", other.model.name),
+             "params": other.model.params, "image": digit_answer(other.output)["image"],
+             "bce": other.bce, "mse": other.mse, "chosen": other is result}
+            for other in compared
+        ],
+        # The table starts from what the model received: the noisy digit, if noise was added.
+        "inside": layer_table(result.model, images, answer.get("noisy", answer["input"])["image"])
+        if result.layers is not None else None,
+    }
+
+
+def code_view(latent: NDArray[np.float32]) -> dict[str, Any]:
+    """The code (height x width x channels) as one small map per channel, every map on one
+    grey scale from 0 (black) to the code's largest value (white), so maps compare.
+
+    >>> code = np.array([[[0.0, 2.0]], [[1.0, 0.5]]], np.float32)   # 2 x 1 x 2
+    >>> view = code_view(code)
+    >>> view["maps"][1]          # channel 1, as rows of (value, grey)
+    [[(2.0, 255)], [(0.5, 64)]]
+    >>> view["size"], view["columns"]
+    (4, 2)
+    """
+    height, width, channels = latent.shape
+    largest = float(latent.max())
+    scale = 255.0 / largest if largest > 0 else 0.0
+    maps = [
+        [
+            [(round(float(value), 5), int(np.clip(round(float(value) * scale), 0, 255)))
+             for value in latent[row, :, channel]]
+            for row in range(height)
+        ]
+        for channel in range(channels)
+    ]
+    return {"maps": maps, "shape": [height, width, channels], "size": int(latent.size),
+            "largest": largest, "columns": grid_shape(channels)[1]}
+
+
+def layer_table(
+    model: Autoencoder, images: dict[str, str], input_image: str | None = None
+) -> dict[str, Any]:
+    """The lesson's table for ``model``, row by row: output shape, parameters and, when a
+    digit went through (``images``: layer name to its feature maps), what each layer made."""
+    scale = FEATURE_MAP_SCALE
+    rows: list[dict[str, Any]] = [{
+        "name": "input", "type": "Input", "activation": None, "shape": [28, 28, 1],
+        "params": 0, "maps": 1, "latent": False, "image": input_image,
+        "width": 28 * scale, "height": 28 * scale,
+    }]
+    for layer in model.layers:
+        rows.append(_layer_row(layer, images.get(layer.name), layer.name == model.latent_layer))
+    return {"model": model.name, "rows": rows, "params": model.params}
+
+
+def _layer_row(layer: LayerInfo, image: str | None, latent: bool) -> dict[str, Any]:
+    height, width, channels = layer.output_shape
+    grid_rows, grid_columns = grid_shape(channels)
+    # feature_grid's picture: the maps in a grid, one pixel apart.
+    return {
+        "name": layer.name, "type": layer.type, "activation": layer.activation,
+        "shape": list(layer.output_shape), "params": layer.params, "maps": channels,
+        "latent": latent, "image": image,
+        "width": (grid_columns * (width + 1) - 1) * FEATURE_MAP_SCALE,
+        "height": (grid_rows * (height + 1) - 1) * FEATURE_MAP_SCALE,
+    }
+
+
+def provider_label(provider: str) -> str:
+    """An onnxruntime provider as a learner would say it.
+
+    >>> provider_label("CPUExecutionProvider"), provider_label("CUDAExecutionProvider")
+    ('CPU', 'GPU (CUDA)')
+    """
+    name = provider.removesuffix("ExecutionProvider")
+    return f"GPU ({name})" if is_gpu(provider) else name
