@@ -35,7 +35,7 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
 def test_workers_run_below_the_event_loops_priority() -> None:
-    queue = WorkQueue(workers=1, queue_length=1, timeout_seconds=5)
+    queue = WorkQueue(threads=1, queue_length=1, timeout_seconds=5)
     try:
         worker = run_async(queue.run(own_priority))
     finally:
@@ -58,7 +58,7 @@ def test_the_strided_loops_threads_run_at_the_workers_priority() -> None:
     axis = axis_arithmetic(400, 3, stride=2)
     # The worker that runs the request computes one band itself and hands the others to
     # the loop's own threads: all of them below the event loop.
-    queue = WorkQueue(workers=1, queue_length=1, timeout_seconds=30)
+    queue = WorkQueue(threads=1, queue_length=1, timeout_seconds=30)
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(engine, "_correlate_rows", spy)
@@ -73,7 +73,7 @@ def test_the_strided_loops_threads_run_at_the_workers_priority() -> None:
 
 def test_a_full_queue_refuses_at_once() -> None:
     async def scenario() -> None:
-        queue = WorkQueue(workers=1, queue_length=0, timeout_seconds=5)
+        queue = WorkQueue(threads=1, queue_length=0, timeout_seconds=5)
         release = threading.Event()
         try:
             running = asyncio.ensure_future(queue.run(release.wait, 5))

@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             skip_broken=settings.skip_broken_models,
         )
         queue = app.state.work_queue = WorkQueue(
-            workers=settings.workers,
+            threads=settings.compute_threads,
             queue_length=settings.queue_length,
             timeout_seconds=settings.request_timeout_seconds,
         )

@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     max_explained_cells: int = Field(
         400, ge=0, description="Numeric answers include step-by-step sums up to this many cells."
     )
-    workers: int = Field(2, ge=1, description="Heavy requests computed at once.")
+    compute_threads: int = Field(
+        2, ge=1, description="Heavy requests computed at once, each on a thread of the work "
+        "queue (processes are `convlens serve --workers`)."
+    )
     queue_length: int = Field(
         16, ge=0, description="Heavy requests that may wait; past it the answer is 503."
     )

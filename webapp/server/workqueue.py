@@ -1,7 +1,7 @@
 """The work queue: heavy requests run on a few threads, a few more may wait, the rest hear 503.
 
 A classroom of forty students must not be able to stall the server: convolutions and model
-runs never touch the event loop (so `/health` keeps answering), at most ``workers`` run at
+runs never touch the event loop (so `/health` keeps answering), at most ``threads`` run at
 once, at most ``queue_length`` wait, and none waits or runs longer than the time limit.
 """
 
@@ -22,11 +22,11 @@ Result = TypeVar("Result")
 class WorkQueue:
     """A bounded thread pool with admission control and a per-request time limit."""
 
-    def __init__(self, *, workers: int, queue_length: int, timeout_seconds: float) -> None:
+    def __init__(self, *, threads: int, queue_length: int, timeout_seconds: float) -> None:
         self._executor = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="convlens", initializer=lower_priority
+            max_workers=threads, thread_name_prefix="convlens", initializer=lower_priority
         )
-        self._capacity = workers + queue_length
+        self._capacity = threads + queue_length
         self._timeout = timeout_seconds
         self._lock = threading.Lock()
         self._in_flight = 0
