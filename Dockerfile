@@ -3,8 +3,9 @@
 #   docker build -t convlens .
 #   docker run --rm -p 8000:8000 convlens                  # then open http://127.0.0.1:8000
 #
-# The GPU variant: a CUDA runtime base and onnxruntime-gpu instead of onnxruntime
-# (onnxruntime-gpu's wheels on PyPI are built for CUDA 13 and cuDNN 9):
+# The GPU variant: a CUDA runtime base and onnxruntime-gpu instead of onnxruntime, from
+# requirements/runtime-gpu.lock (onnxruntime-gpu's wheels on PyPI are built for CUDA 13
+# and cuDNN 9):
 #
 #   docker build -t convlens:gpu --build-arg ONNXRUNTIME=onnxruntime-gpu \
 #       --build-arg BASE_IMAGE=nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04 .
@@ -29,15 +30,20 @@ RUN if ! command -v python >/dev/null 2>&1; then \
 # The builder: a virtual environment with the dependencies, and nothing of the app.
 FROM base AS builder
 ARG ONNXRUNTIME=onnxruntime
-# Only pyproject.toml goes in before the install, so this layer (the slow one, some
-# 580 MB installed) is reused by every build until the dependencies change. The server
-# never installs anything: pip and setuptools stay behind.
-COPY pyproject.toml docker/requirements.py /tmp/build/
-RUN python /tmp/build/requirements.py /tmp/build/pyproject.toml --onnxruntime "$ONNXRUNTIME" \
-        > /tmp/build/requirements.txt \
+# The dependencies come from a lock (requirements/refresh writes it from pyproject.toml):
+# every package pinned, its files' hashes checked, so two builds of one commit install the
+# same files. Only the locks go in before the install, so this layer (the slow one, some
+# 580 MB installed) is reused by every build until a lock changes. The server never
+# installs anything: pip and setuptools stay behind.
+COPY requirements/runtime.lock requirements/runtime-gpu.lock /tmp/build/
+RUN case "$ONNXRUNTIME" in \
+        onnxruntime) lock=/tmp/build/runtime.lock ;; \
+        onnxruntime-gpu) lock=/tmp/build/runtime-gpu.lock ;; \
+        *) echo "ONNXRUNTIME is onnxruntime or onnxruntime-gpu, not $ONNXRUNTIME" >&2; exit 1 ;; \
+    esac \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
-        -r /tmp/build/requirements.txt \
+        --require-hashes --no-deps -r "$lock" \
     && /opt/venv/bin/pip uninstall -y --disable-pip-version-check pip setuptools
 
 # The image: the environment, the app and its files, run by a user that owns none of them.

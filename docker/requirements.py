@@ -1,7 +1,7 @@
-"""Print the runtime dependencies of pyproject.toml, one a line, for ``pip install -r``.
+"""Print the runtime dependencies of pyproject.toml, one a line: the input of the locks.
 
-The image installs them before it copies the code, so that its dependency layer is
-rebuilt only when pyproject.toml changes, not on every edit of the app.
+``requirements/refresh`` pipes this into ``uv pip compile`` to write the lock files the
+image installs from (``requirements/runtime.lock``, ``requirements/runtime-gpu.lock``).
 ``--onnxruntime onnxruntime-gpu`` swaps the CPU build of onnxruntime for the GPU one
 (the image's GPU variant), keeping the version range.
 
