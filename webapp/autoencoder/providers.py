@@ -5,6 +5,11 @@ provider is not being able to use it: the CUDA provider needs the CUDA and cuDNN
 libraries, TensorRT needs its own. When a provider fails to load, onnxruntime quietly falls
 back to the CPU. So convlens asks for the best providers in order, then reads back what
 each session really got (`session.get_providers()`), and reports that.
+
+onnxruntime-gpu from PyPI does not bundle CUDA and cuDNN: it finds them in the ``nvidia-*``
+wheels (its ``[cuda,cudnn]`` extras) only after ``onnxruntime.preload_dlls()`` has loaded
+them. Without that call the CUDA provider fails to load and the session quietly runs on
+the CPU, so `needs_cuda_libraries` says when convlens must make it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ PRIORITY = (
     CPU,
 )
 GPU_PROVIDERS = frozenset(PRIORITY) - {CPU}
+CUDA_PROVIDERS = frozenset({"TensorrtExecutionProvider", "CUDAExecutionProvider"})
+"""The providers that run on NVIDIA's CUDA and cuDNN libraries."""
 
 # Short names for CONVLENS_PROVIDERS.
 ALIASES = {
@@ -73,14 +80,7 @@ def choose_providers(
     ['CPUExecutionProvider']
     """
     if requested:
-        wanted = [ALIASES.get(name.strip().lower(), name.strip()) for name in requested.split(",")]
-        unknown = [name for name in wanted if name not in PRIORITY]
-        if unknown:
-            raise InvalidInput(
-                f"CONVLENS_PROVIDERS names unknown providers {unknown}; use any of "
-                f"{', '.join(sorted(ALIASES))}.",
-                field="providers",
-            )
+        wanted = requested_names(requested)
         # Asked-for providers this onnxruntime lacks are skipped (the app logs them).
         chosen = [name for name in wanted if name in available]
     else:
@@ -94,6 +94,38 @@ def choose_providers(
     if CPU not in chosen:
         chosen.append(CPU)
     return chosen
+
+
+def requested_names(requested: str) -> list[str]:
+    """``CONVLENS_PROVIDERS`` as full provider names, in its order; unknown names refused.
+
+    >>> requested_names("cuda, CPU")
+    ['CUDAExecutionProvider', 'CPUExecutionProvider']
+    """
+    wanted = [ALIASES.get(name.strip().lower(), name.strip()) for name in requested.split(",")]
+    unknown = [name for name in wanted if name not in PRIORITY]
+    if unknown:
+        raise InvalidInput(
+            f"CONVLENS_PROVIDERS names unknown providers {unknown}; use any of "
+            f"{', '.join(sorted(ALIASES))}.",
+            field="providers",
+        )
+    return wanted
+
+
+def needs_cuda_libraries(available: Sequence[str], requested: str | None = None) -> bool:
+    """Whether the CUDA and cuDNN libraries must be loaded (``onnxruntime.preload_dlls``)
+    before any session is made: a provider that runs on them is asked for, or, with no
+    ``CONVLENS_PROVIDERS``, this onnxruntime has one. An explicit list without one (``cpu``)
+    means no session will use them, and loading them would only cost each process memory.
+
+    >>> needs_cuda_libraries(["CUDAExecutionProvider", "CPUExecutionProvider"])
+    True
+    >>> needs_cuda_libraries(["CUDAExecutionProvider", "CPUExecutionProvider"], "cpu")
+    False
+    """
+    wanted = requested_names(requested) if requested else available
+    return any(name in CUDA_PROVIDERS for name in wanted)
 
 
 def is_gpu(provider: str) -> bool:

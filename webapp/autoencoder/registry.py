@@ -26,7 +26,13 @@ import onnxruntime
 from numpy.typing import NDArray
 
 from webapp.autoencoder.onnxfile import MalformedOnnx, initializer_shapes
-from webapp.autoencoder.providers import ALIASES, CPU, choose_providers, is_gpu
+from webapp.autoencoder.providers import (
+    ALIASES,
+    CPU,
+    choose_providers,
+    is_gpu,
+    needs_cuda_libraries,
+)
 from webapp.errors import ModelUnavailable, UnknownName
 
 logger = logging.getLogger("convlens")
@@ -34,6 +40,28 @@ logger = logging.getLogger("convlens")
 DIGIT_SHAPE = (28, 28)
 PREFERRED_ORDER = ("seed", "deconv", "wide", "denoise")
 """How the models are listed: the lesson's own first."""
+
+
+_cuda_libraries_loaded = False
+"""Whether this process has called ``onnxruntime.preload_dlls`` (once is enough)."""
+
+
+def load_cuda_libraries() -> str:
+    """Load the CUDA and cuDNN libraries of the ``nvidia-*`` wheels, once per process,
+    before any session: onnxruntime-gpu finds them only this way, or its CUDA provider
+    falls back to the CPU. Returns what happened, for `/health`: "preloaded", or why not.
+
+    onnxruntime builds older than 1.21 lack ``preload_dlls``; they find CUDA through the
+    system's library path, as a CUDA container image sets it.
+    """
+    global _cuda_libraries_loaded
+    preload = getattr(onnxruntime, "preload_dlls", None)
+    if preload is None:
+        return f"onnxruntime {onnxruntime.__version__} has no preload_dlls"
+    if not _cuda_libraries_loaded:
+        preload()
+        _cuda_libraries_loaded = True
+    return "preloaded"
 
 
 class ModelLoadError(RuntimeError):
@@ -197,6 +225,14 @@ class ModelRegistry:
         self.available_providers = list(available)
         self.requested_providers = choose_providers(available, providers)
         self.warnings: list[str] = []
+        self.cuda_libraries = "not needed"
+        if needs_cuda_libraries(available, providers):
+            try:
+                self.cuda_libraries = load_cuda_libraries()
+            except Exception as error:
+                # A library that will not load: the GPU sessions fail, and fall back below.
+                self.cuda_libraries = f"preload_dlls failed: {error}"
+                self._warn(f"onnxruntime.preload_dlls failed: {error}")
         for name in (providers or "").split(","):
             full_name = ALIASES.get(name.strip().lower(), name.strip())
             if full_name and full_name not in available:
@@ -269,6 +305,7 @@ class ModelRegistry:
             "providers": {
                 "available": self.available_providers,
                 "requested": self.requested_providers,
+                "cuda_libraries": self.cuda_libraries,
                 "warnings": self.warnings,
             },
             "models": {
