@@ -59,6 +59,34 @@ class PixelsRequest(ReconstructOptions):
     )
 
 
+MAX_BATCH = 1024
+"""Most digits in one request: a batch holds a work-queue slot for its whole run."""
+
+
+class PixelsBatchRequest(ReconstructOptions):
+    """Ready MNIST-style digits, reconstructed in one run of the model; the options apply to
+    each digit as if it were sent alone."""
+
+    pixels: JsonValue = Field(
+        ...,
+        description=f"1 to {MAX_BATCH} digits, each 28 rows of 28 numbers, ink high; each "
+        "digit is 0..1, or 0..255 when any of its values is > 1.",
+    )
+
+
+def is_batch(pixels: JsonValue) -> bool:
+    """Whether ``pixels`` is a list of digits (lists three deep), not one digit.
+
+    >>> is_batch([[[0.0] * 28] * 28]), is_batch([[0.0] * 28] * 28)
+    (True, False)
+    """
+    return (
+        isinstance(pixels, list) and bool(pixels)
+        and isinstance(pixels[0], list) and bool(pixels[0])
+        and isinstance(pixels[0][0], list)
+    )
+
+
 @dataclass(frozen=True)
 class Reconstruction:
     """One digit through one model, with everything a learner may want to see."""
@@ -98,6 +126,65 @@ def reconstruct_pixels(request: PixelsRequest, models: ModelRegistry) -> Reconst
         raise InvalidInput("pixels must lie in 0..1 (or 0..255).", field="pixels")
     digit = values / 255.0 if values.max() > 1.0 else values
     return reconstruct_digit(digit.astype(np.float32), model, request)
+
+
+def reconstruct_pixel_batch(
+    request: PixelsBatchRequest, models: ModelRegistry
+) -> list[Reconstruction]:
+    """Many 28x28 digits through one model in a single run, in the order given; each
+    result is what `reconstruct_pixels` gives for that digit alone."""
+    model = models.get(request.model)
+    return reconstruct_digits(_batch_digits(request.pixels), model, request)
+
+
+def _batch_digits(pixels: JsonValue) -> NDArray[np.float32]:
+    """``pixels`` as N x 28 x 28 float32 in [0, 1], each digit checked and scaled on its
+    own, as `reconstruct_pixels` does one."""
+    if not isinstance(pixels, list) or not pixels:
+        raise InvalidInput(
+            "pixels must be a non-empty list of digits, each 28 rows of 28 numbers.",
+            field="pixels",
+        )
+    if len(pixels) > MAX_BATCH:
+        raise InvalidInput(
+            f"pixels holds {len(pixels)} digits; at most {MAX_BATCH} are allowed per request.",
+            field="pixels",
+        )
+    digits = np.empty((len(pixels), 28, 28), np.float32)
+    for index, item in enumerate(pixels):
+        name = f"pixels[{index}]"
+        values = _plain_digit(item)
+        if values is None:
+            values = number_matrix(item, field=name, max_size=28)
+        if values.shape != (28, 28):
+            raise InvalidInput(
+                f"{name} must be 28 rows of 28 numbers, not {'x'.join(map(str, values.shape))}.",
+                field=name,
+            )
+        if values.min() < 0 or values.max() > 255:
+            raise InvalidInput(f"{name} must lie in 0..1 (or 0..255).", field=name)
+        digits[index] = values / 255.0 if values.max() > 1.0 else values
+    return digits
+
+
+_NUMBER_TYPES = frozenset({int, float})
+
+
+def _plain_digit(item: JsonValue) -> NDArray[np.float64] | None:
+    """``item`` as 28x28 float64 when it is 28 rows of 28 finite numbers, else None.
+
+    The types are checked a row at a time (``set(map(type, row))`` runs in C): a full batch
+    is 800,000 numbers, and `number_matrix`'s check of each one in Python would take most
+    of the request. Anything else goes through `number_matrix`, whose messages say what is
+    wrong. ``bool`` is not ``int`` here, as JSON's true is not a number.
+    """
+    if not (isinstance(item, list) and len(item) == 28 and all(
+        isinstance(row, list) and len(row) == 28 and set(map(type, row)) <= _NUMBER_TYPES
+        for row in item
+    )):
+        return None
+    values = np.array(item, dtype=np.float64)
+    return values if np.isfinite(values).all() else None
 
 
 def to_gray_pixels(values: NDArray[np.float32]) -> NDArray[np.uint8]:
@@ -151,6 +238,40 @@ def reconstruct_digit(
         latent=run.activations[model.latent_layer][0],
         layers=layers,
     )
+
+
+def reconstruct_digits(
+    digits: NDArray[np.float32], model: Autoencoder, options: ReconstructOptions
+) -> list[Reconstruction]:
+    """Prepared digits (N x 28 x 28, float32 in [0, 1], C order) through ``model`` in one
+    run: the graph's batch dimension is free, and on a GPU one run of many digits costs
+    little more than one of a single digit. Each result equals `reconstruct_digit`'s for
+    that digit (its noise drawn the same way, from the same seed)."""
+    noisy = (
+        np.stack([add_noise(digit, options.noise, options.seed) for digit in digits])
+        if options.noise > 0
+        else None
+    )
+    run = model.run(noisy if noisy is not None else digits, all_layers=options.layers)
+    results = []
+    for index, digit in enumerate(digits):
+        output = run.reconstructions[index]
+        bce, mse = _bce_and_mse(digit, output, np.float32(EPSILON))
+        results.append(Reconstruction(
+            model=model,
+            digit=digit,
+            noisy=noisy[index] if noisy is not None else None,
+            output=output,
+            bce=float(bce),
+            mse=float(mse),
+            latent=run.activations[model.latent_layer][index],
+            layers=(
+                [(layer, run.activations[layer.name][index]) for layer in model.layers]
+                if options.layers
+                else None
+            ),
+        ))
+    return results
 
 
 @njit(cache=True)
