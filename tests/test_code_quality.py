@@ -23,16 +23,3 @@ def test_ruff_is_clean() -> None:
 def test_mypy_strict_is_clean() -> None:
     result = run("mypy", "webapp", "tests")
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-CORE = ["arithmetic", "padding", "convolution", "kernels", "display", "images", "matrices",
-        "photos", "numeric"]
-
-
-def test_the_numeric_core_never_imports_fastapi() -> None:
-    imports = "; ".join(f"import webapp.{name}" for name in CORE)
-    check = f"import sys; {imports}; print(sorted(m for m in sys.modules if 'fastapi' in m "
-    check += "or 'starlette' in m))"
-    result = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True,
-                            text=True, check=True)
-    assert result.stdout.strip() == "[]"
