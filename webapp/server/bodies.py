@@ -6,7 +6,7 @@ document (programs), so they read the body here rather than through FastAPI's pa
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, JsonValue, ValidationError
@@ -58,10 +58,23 @@ async def read_form(
 
 
 def validated(model: type[Model], fields: object) -> Model:
-    """``fields`` checked against ``model``; errors answered like FastAPI's own (422)."""
+    """``fields`` checked against ``model``; errors answered like FastAPI's own (422), one
+    sentence per field (`webapp.errors.field_errors`)."""
     if not isinstance(fields, dict):
         raise InvalidInput("The body must be a JSON object.", field="body")
     try:
         return model.model_validate(fields)
     except ValidationError as error:
-        raise RequestValidationError(error.errors(include_url=False)) from None
+        raise RequestValidationError(with_allowed_fields(error, model)) from None
+
+
+def with_allowed_fields(error: ValidationError, model: type[BaseModel]) -> list[dict[str, Any]]:
+    """pydantic's errors, where an unknown field's also carries the model's field names, so
+    the answer can suggest the nearest one ("strid ...; did you mean stride?")."""
+    details: list[dict[str, Any]] = []
+    for detail in error.errors(include_url=False):
+        item = dict(detail)
+        if item["type"] == "extra_forbidden":
+            item["ctx"] = {"allowed": list(model.model_fields)}
+        details.append(item)
+    return details
