@@ -107,11 +107,14 @@ def test_cuda_libraries_are_needed_when_a_cuda_provider_may_run(
 
 
 class FakeRuntime:
-    """Records, in order, the calls to ``preload_dlls`` and the sessions made."""
+    """onnxruntime claiming ``available``; records, in order, the calls to ``preload_dlls``
+    and the sessions made. Every session really runs on the CPU, as a GPU provider that does
+    not load leaves it, on any machine: the tests need no GPU and behave the same on one."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, available: list[str],
                  *, preload: bool = True, fails: bool = False) -> None:
         self.calls: list[str] = []
+        self.asked: list[list[str]] = []
         monkeypatch.setattr(registry, "_cuda_libraries_loaded", False)
         monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: available)
         if preload:
@@ -121,9 +124,10 @@ class FakeRuntime:
         self.fails = fails
         session = onnxruntime.InferenceSession
 
-        def recorded_session(*args: Any, **kwargs: Any) -> Any:
+        def recorded_session(path: str, sess_options: Any, providers: list[str]) -> Any:
             self.calls.append("session")
-            return session(*args, **kwargs)
+            self.asked.append(providers)
+            return session(path, sess_options=sess_options, providers=[CPU])
 
         monkeypatch.setattr(onnxruntime, "InferenceSession", recorded_session)
 
@@ -143,7 +147,8 @@ def test_preload_dlls_is_called_once_before_any_session_when_cuda_is_available(
     assert runtime.calls.count("preload_dlls") == 1
     assert runtime.calls.count("session") >= len(models.models)
     assert models.health()["providers"]["cuda_libraries"] == "preloaded"
-    # This CPU build cannot really run CUDA: /health says what each model really got.
+    # CUDA asked for, the CPU got: /health says what each model really got.
+    assert all("CUDAExecutionProvider" in asked for asked in runtime.asked)
     assert {model["active"] for model in models.health()["models"].values()} == {CPU}
     # Once per process: a second registry (another app in the same process) does not repeat it.
     ModelRegistry(MODEL_DIR)
