@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
 from webapp.errors import InvalidKernel, UnknownName
 from webapp.matrices import number_matrix
@@ -181,3 +182,16 @@ def resolve_kernel(name: str | None, weights: object, *, max_size: int) -> Kerne
             field="kernel",
         )
     return preset(name)
+
+
+class PresetAnswer(BaseModel):
+    """A preset kernel as `GET /kernels` lists it (the API's typed contract)."""
+
+    name: str
+    label: str
+    weights: list[float] | list[list[float]]
+    description: str
+
+    @classmethod
+    def of(cls, kernel: Kernel) -> PresetAnswer:
+        return cls.model_validate(kernel.as_dict())

@@ -16,7 +16,8 @@ from webapp.autoencoder.registry import ModelRegistry
 from webapp.server.limits import BodySizeLimit
 from webapp.server.memory import keep_freed_buffers
 from webapp.server.observability import AccessLog, Metrics
-from webapp.server.problems import PROBLEM_RESPONSES, install_problem_handlers
+from webapp.server.openapi import document_builder
+from webapp.server.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from webapp.server.routes import convolve, home, lesson, models, receptive, reconstruct, service
 from webapp.server.security import SecurityHeaders
 from webapp.server.settings import Settings, get_settings
@@ -44,11 +45,19 @@ def _log_to_stderr() -> None:
 def compile_loops() -> None:
     """Compile (or load from numba's disk cache) every compiled loop: the convolution's
     (`webapp.engine`), the drawing preprocessing's and the reconstruction's. At start-up, so
-    that no request waits for the compiler; the Docker image and the test session call it
-    too."""
+    that no request waits for the compiler (tests/test_compilation.py checks that none
+    does); the Docker image and the test session call it too. Said in the log, since the
+    first start of a fresh clone spends a while here."""
+    from time import perf_counter
+
+    log = logging.getLogger("convlens")
+    log.info("compiling the convolution loops (first start only: later starts load them "
+             "from numba's disk cache)...")
+    started = perf_counter()
     engine.compile_ahead()
     preprocessing.compile_ahead()
     reconstruction.compile_ahead()
+    log.info("compiled the convolution loops in %.1f s", perf_counter() - started)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -92,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = app_metrics
     install_problem_handlers(app)
+    request_models = [Problem, *convolve.REQUEST_MODELS, *reconstruct.REQUEST_MODELS]
+    app.openapi = document_builder(app, request_models)  # type: ignore[method-assign]
     for module in (service, home, lesson, convolve, receptive, reconstruct, models):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

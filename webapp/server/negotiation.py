@@ -14,7 +14,7 @@ The problem handler (`webapp.server.problems`) answers errors through the same d
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -81,7 +81,7 @@ class Renderers(Generic[Result]):
     """
 
     view: Callable[[Result], Mapping[str, Any]] | None = None
-    data: Callable[[Result], BaseModel | list[Any] | dict[str, Any]] | None = None
+    data: Callable[[Result], BaseModel | Sequence[BaseModel] | dict[str, Any]] | None = None
     image: Callable[[Result, str], bytes] | None = None
 
 
@@ -139,13 +139,15 @@ def represent(
                   headers=all_headers)
 
 
-def encode_json(data: BaseModel | list[Any] | dict[str, Any]) -> bytes:
-    """Compact UTF-8 JSON; pydantic models by their own (fast, typed) serialiser."""
+def encode_json(data: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON. Pydantic models go through their own (fast, typed) serialiser,
+    leaving out fields that are None: an answer names only what it has."""
     if isinstance(data, BaseModel):
-        return data.model_dump_json().encode()
-    if data and isinstance(data, list) and isinstance(data[0], BaseModel):
-        return b"[" + b",".join(item.model_dump_json().encode() for item in data) + b"]"
-    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+        return data.model_dump_json(exclude_none=True).encode()
+    if isinstance(data, dict):
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    return b"[" + b",".join(item.model_dump_json(exclude_none=True).encode()
+                            for item in data) + b"]"
 
 
 def wants_fragment(request: Request) -> bool:

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -45,26 +46,32 @@ def _slug(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "title": "Problem",
-    "type": "object",
-    "description": "RFC 9457 problem details; `field` names the request field at fault.",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "field": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"}},
-    },
-}
+class FieldError(BaseModel):
+    """One field's problem in a validation error."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``field`` names the request field at fault."""
+
+    type: str = Field(description="A URN naming the kind of problem.")
+    title: str
+    status: int
+    detail: str = Field(description="One sentence saying what is wrong and how to fix it.")
+    field: str | None = None
+    errors: list[FieldError] | None = Field(None, description="Every field at fault.")
+
+
+PROBLEM_REFERENCE = {"$ref": "#/components/schemas/Problem"}
+"""Where operations find the problem schema: once, under ``components/schemas``."""
 
 # Documented on every operation (FastAPI's own 422 schema does not describe these bodies).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {
         "description": description,
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REFERENCE}},
     }
     for status, description in [
         (400, "A malformed request body (e.g. broken multipart data)."),

@@ -16,12 +16,13 @@ from pydantic import JsonValue
 
 from webapp.errors import InvalidInput
 from webapp.images import MEDIA_TYPES
-from webapp.kernels import PRESETS
+from webapp.kernels import PRESETS, PresetAnswer
 from webapp.numeric import convolve_numbers
 from webapp.options import NumericRequest, PhotoOptions, parse_json_field
 from webapp.photos import PhotoAnswer, PhotoResult, convolve_photo, sample_photo
 from webapp.server.bodies import media_type, read_form, read_json, validated
 from webapp.server.negotiation import Renderers, Representations, respond
+from webapp.server.openapi import reference
 from webapp.server.settings import Settings
 from webapp.server.state import app_settings, work_queue
 from webapp.server.views.convolve import (
@@ -47,25 +48,26 @@ _PHOTO_FORM_SCHEMA = {
     },
 }
 
+REQUEST_MODELS = (NumericRequest,)
+"""The JSON bodies this module reads by hand, for `webapp.server.openapi`."""
+
 _OPENAPI = {
     "requestBody": {
         "required": True,
         "content": {
             "multipart/form-data": {"schema": _PHOTO_FORM_SCHEMA},
-            "application/json": {"schema": NumericRequest.model_json_schema()},
+            "application/json": {"schema": reference(NumericRequest)},
         },
     },
     "responses": {
         "200": {
-            "description": "The output image (Accept: image/*), or JSON with the numbers.",
+            "description": "The output image (Accept: image/*), or JSON: a photo's shapes, "
+                           "arithmetic and stats, or the numbers with every product and sum.",
             "content": {
-                "image/png": {}, "image/webp": {}, "image/jpeg": {}, "application/json": {}
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in ("image/png", "image/webp", "image/jpeg")
             },
         },
-        "413": {"description": "Body or image over the limits."},
-        "415": {"description": "An image format outside PNG, JPEG, WebP, GIF, BMP."},
-        "422": {"description": "A field breaks a rule; the answer names it."},
-        "503": {"description": "Busy; retry after the Retry-After seconds."},
     },
 }
 
@@ -111,7 +113,7 @@ async def convolve_page(request: Request) -> Response:
     "/convolve",
     summary="Convolve a photo or a list of numbers",
     openapi_extra=_OPENAPI,
-    response_model=None,
+    response_model=PhotoAnswer,
 )
 async def convolve(request: Request) -> Response:
     """Apply a kernel with a stride, padding and dilation.
@@ -161,10 +163,10 @@ async def explain(request: Request) -> Response:
     )
 
 
-@router.get("/kernels", summary="Preset kernels")
+@router.get("/kernels", summary="Preset kernels", response_model=list[PresetAnswer])
 async def list_kernels(request: Request) -> Response:
     """Every preset as ``{"name", "label", "weights", "description"}``."""
-    kernels = [kernel.as_dict() for kernel in PRESETS.values()]
+    kernels = [PresetAnswer.of(kernel) for kernel in PRESETS.values()]
     return await respond(request, Representations(media_types=("application/json",)),
                          lambda: kernels, Renderers(data=lambda answer: answer))
 

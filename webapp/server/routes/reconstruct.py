@@ -15,26 +15,37 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from webapp.autoencoder.answers import (
+    BatchAnswer,
+    HeldOutDigit,
+    ReconstructionAnswer,
+)
 from webapp.autoencoder.reconstruction import (
+    PixelsBatchRequest,
     PixelsRequest,
     Reconstruction,
     ReconstructOptions,
+    is_batch,
     reconstruct_drawing,
+    reconstruct_pixel_batch,
     reconstruct_pixels,
 )
 from webapp.errors import InvalidInput
 from webapp.server.bodies import media_type, read_form, read_json, validated
 from webapp.server.negotiation import Renderers, Representations, respond, wants_fragment
+from webapp.server.openapi import reference
 from webapp.server.state import app_settings, loaded_models, work_queue
 from webapp.server.views.reconstruct import (
     held_out_digits,
     layer_table,
     picture_of_output,
-    reconstruction_answer,
     view_of_every_model,
 )
 
 router = APIRouter(tags=["autoencoder"])
+
+REQUEST_MODELS = (PixelsRequest, PixelsBatchRequest)
+"""The JSON bodies this module reads by hand, for `webapp.server.openapi`."""
 
 _OPENAPI = {
     "requestBody": {
@@ -51,14 +62,14 @@ _OPENAPI = {
                     },
                 }
             },
-            "application/json": {"schema": PixelsRequest.model_json_schema()},
+            "application/json": {"schema": {"oneOf": [reference(PixelsRequest),
+                                                      reference(PixelsBatchRequest)]}},
         },
     },
     "responses": {
-        "200": {"description": "The reconstruction as JSON, or as a PNG (Accept: image/png).",
-                "content": {"application/json": {}, "image/png": {}}},
-        "404": {"description": "Unknown model; the answer lists the valid names."},
-        "422": {"description": "A blank drawing, or a field breaking a rule."},
+        "200": {"description": "The reconstruction as JSON (a batch: one per digit, in "
+                               "order), or as a PNG (Accept: image/png).",
+                "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
     },
 }
 
@@ -106,10 +117,12 @@ async def reconstruct_page(request: Request) -> Response:
     return await respond(request, page, figure, Renderers(view=view), run=queue.run)
 
 
-@router.post("/reconstruct", summary="Rebuild a digit with an autoencoder",
-             openapi_extra=_OPENAPI, response_model=None)
+@router.post("/reconstruct", summary="Rebuild a digit (or a batch of digits) with an autoencoder",
+             openapi_extra=_OPENAPI, response_model=ReconstructionAnswer | BatchAnswer)
 async def reconstruct(request: Request) -> Response:
-    """Send a drawing (multipart ``image``) or a ready 28x28 digit (JSON ``pixels``).
+    """Send a drawing (multipart ``image``), a ready 28x28 digit (JSON ``pixels``), or a
+    batch of up to 1,024 digits (JSON ``pixels`` as N x 28 x 28), run through the model in
+    one go (a GPU earns its keep on batches).
 
     The answer shows the exact 28x28 the model received, the compressed code, the
     reconstruction with its BCE and MSE against the clean digit, and with ``layers`` every
@@ -121,7 +134,15 @@ async def reconstruct(request: Request) -> Response:
     options: ReconstructOptions
     compute: Callable[[], Reconstruction]
     if kind == "application/json":
-        options = pixels = validated(PixelsRequest, await read_json(request))
+        body = await read_json(request)
+        if isinstance(body, dict) and is_batch(body.get("pixels")):
+            batch = validated(PixelsBatchRequest, body)
+            return await respond(
+                request, Representations(media_types=("application/json",)),
+                partial(reconstruct_pixel_batch, batch, models), Renderers(data=BatchAnswer.of),
+                run=queue.run,
+            )
+        options = pixels = validated(PixelsRequest, body)
         compute = partial(reconstruct_pixels, pixels, models)
     elif kind == "multipart/form-data":
         data, fields = await read_form(request, file_field="image")
@@ -139,14 +160,15 @@ async def reconstruct(request: Request) -> Response:
         )
     renderers = Renderers(
         view=partial(view_of_every_model, options=options, models=models),
-        data=reconstruction_answer,
+        data=ReconstructionAnswer.of,
         image=picture_of_output,
     )
     # One trip to the work queue both reconstructs and builds the answer.
     return await respond(request, _RECONSTRUCTION, compute, renderers, run=queue.run)
 
 
-@router.get("/samples", summary="Held-out MNIST digits, optionally reconstructed")
+@router.get("/samples", summary="Held-out MNIST digits, optionally reconstructed",
+            response_model=list[HeldOutDigit])
 async def samples(
     request: Request,
     count: Annotated[int, Query(ge=1, le=20)] = 10,

@@ -12,18 +12,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from webapp.autoencoder.featuremaps import feature_grid, grid_shape
+from webapp.autoencoder.answers import DigitAnswer, HeldOutDigit, ReconstructionAnswer
+from webapp.autoencoder.featuremaps import grid_shape
 from webapp.autoencoder.providers import is_gpu
 from webapp.autoencoder.reconstruction import (
     Reconstruction,
     ReconstructOptions,
-    error_picture,
     reconstruct_digit,
-    rounded_values,
     to_gray_pixels,
 )
 from webapp.autoencoder.registry import Autoencoder, LayerInfo, ModelRegistry
-from webapp.images import data_url, encode_image
+from webapp.images import encode_image
 
 
 def picture_of_output(result: Reconstruction, media_type: str = "image/png") -> bytes:
@@ -39,43 +38,13 @@ def view_of_every_model(
 
 
 def digit_answer(values: NDArray[np.float32]) -> dict[str, Any]:
-    return {
-        "pixels": rounded_values(values),
-        "image": data_url(encode_image(to_gray_pixels(values))),
-    }
+    """A digit's values and picture, as the templates read them."""
+    return DigitAnswer.of(values).model_dump()
 
 
 def reconstruction_answer(result: Reconstruction) -> dict[str, Any]:
-    """The JSON answer of `/reconstruct`; shapes are [height, width, channels]."""
-    answer: dict[str, Any] = {
-        "model": result.model.name,
-        "provider": result.model.provider,
-        "input": digit_answer(result.digit),
-        "reconstruction": digit_answer(result.output),
-        "difference": {"image": data_url(encode_image(error_picture(result.output,
-                                                                     result.digit)))},
-        "metrics": {"bce": result.bce, "mse": result.mse},
-        "latent": {
-            "layer": result.model.latent_layer,
-            "shape": list(result.latent.shape),
-            "values": np.round(result.latent.astype(np.float64), 5).tolist(),
-            "image": data_url(encode_image(feature_grid(result.latent))),
-        },
-    }
-    if result.noisy is not None:
-        answer["noisy"] = digit_answer(result.noisy)
-    if result.layers is not None:
-        answer["layers"] = [
-            {
-                "name": layer.name,
-                "type": layer.type,
-                "shape": list(activation.shape),
-                "params": layer.params,
-                "image": data_url(encode_image(feature_grid(activation))),
-            }
-            for layer, activation in result.layers
-        ]
-    return answer
+    """The JSON answer of `/reconstruct`, as the templates read it."""
+    return ReconstructionAnswer.of(result).model_dump(exclude_none=True)
 
 
 def load_samples(model_dir: Path) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
@@ -86,20 +55,19 @@ def load_samples(model_dir: Path) -> tuple[NDArray[np.uint8], NDArray[np.int64]]
 
 def held_out_digits(
     model_dir: Path, count: int, autoencoder: Autoencoder | None = None
-) -> list[dict[str, Any]]:
+) -> list[HeldOutDigit]:
     """The lesson's figure: the first ``count`` held-out digits and, with ``autoencoder``,
     what it makes of them (one batch through the model)."""
     digits, labels = load_samples(model_dir)
     chosen = digits[:count].astype(np.float32) / 255.0
-    answer = [
-        {"index": index, "label": int(labels[index]), **digit_answer(chosen[index])}
+    outputs = autoencoder.run(chosen).reconstructions if autoencoder is not None else None
+    return [
+        HeldOutDigit(
+            index=index, label=int(labels[index]), **DigitAnswer.of(chosen[index]).model_dump(),
+            reconstruction=None if outputs is None else DigitAnswer.of(outputs[index]),
+        )
         for index in range(len(chosen))
     ]
-    if autoencoder is not None:
-        run = autoencoder.run(chosen)
-        for item, output in zip(answer, run.reconstructions, strict=True):
-            item["reconstruction"] = digit_answer(output)
-    return answer
 
 
 FEATURE_MAP_SCALE = 3
