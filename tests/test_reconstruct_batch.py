@@ -57,7 +57,10 @@ def assert_same(batched: Reconstruction, single: Reconstruction) -> None:
         batched.layers or [], single.layers or [], strict=True
     ):
         assert layer == single_layer
-        np.testing.assert_allclose(maps, single_maps, atol=TOLERANCE)
+        # Inside the model the numbers grow past 1, and cuDNN sums a batch in another order
+        # than one digit (its algorithm depends on the batch size): a few float32 steps
+        # apart on a GPU. The maps are shown as pictures; the answer's numbers are above.
+        np.testing.assert_allclose(maps, single_maps, rtol=1e-5, atol=TOLERANCE)
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,14 @@ GPU_PROVIDERS = frozenset(PRIORITY) - {CPU}
 CUDA_PROVIDERS = frozenset({"TensorrtExecutionProvider", "CUDAExecutionProvider"})
 """The providers that run on NVIDIA's CUDA and cuDNN libraries."""
 
+# Options per provider. TF32 off: by default the CUDA provider lets cuDNN multiply in
+# TF32 (a 10-bit mantissa) where an algorithm uses tensor cores, and whether one does
+# depends on the batch size, so a digit sent in a batch and the same digit sent alone
+# differed in the third decimal, and both differed from the CPU's answer. Models this size
+# are bound by kernel launches and copies, not by multiply throughput: full float32 costs
+# them nothing that shows (benchmarks/gpu.py measures it).
+OPTIONS: dict[str, dict[str, str]] = {"CUDAExecutionProvider": {"use_tf32": "0"}}
+
 # Short names for CONVLENS_PROVIDERS.
 ALIASES = {
     "tensorrt": "TensorrtExecutionProvider",
@@ -126,6 +134,15 @@ def needs_cuda_libraries(available: Sequence[str], requested: str | None = None)
     """
     wanted = requested_names(requested) if requested else available
     return any(name in CUDA_PROVIDERS for name in wanted)
+
+
+def with_options(providers: Sequence[str]) -> list[tuple[str, dict[str, str]]]:
+    """``providers`` as onnxruntime takes them with their options (`OPTIONS`).
+
+    >>> with_options(["CUDAExecutionProvider", "CPUExecutionProvider"])
+    [('CUDAExecutionProvider', {'use_tf32': '0'}), ('CPUExecutionProvider', {})]
+    """
+    return [(name, dict(OPTIONS.get(name, {}))) for name in providers]
 
 
 def is_gpu(provider: str) -> bool:

@@ -32,6 +32,7 @@ from webapp.autoencoder.providers import (
     choose_providers,
     is_gpu,
     needs_cuda_libraries,
+    with_options,
 )
 from webapp.errors import ModelUnavailable, UnknownName
 
@@ -118,7 +119,7 @@ class Autoencoder:
         options.log_severity_level = 3
         try:
             self.session = onnxruntime.InferenceSession(
-                str(path), sess_options=options, providers=providers
+                str(path), sess_options=options, providers=with_options(providers)
             )
         except Exception as error:
             raise ModelLoadError(f"Model file {path} could not be loaded: {error}") from None
