@@ -34,3 +34,21 @@ def test_the_numeric_core_loads_without_the_web_framework() -> None:
                             text=True, check=True)
     assert result.stdout.strip() == "[]"
     assert len(core) >= 12, core
+
+
+def test_the_readme_maps_every_module() -> None:
+    """Each module of the package appears in the README's map (by path, or by name in its
+    package's rows), so that a newcomer finds it."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## How the code is laid out"):]
+    section = section[: section.index("\n## ", 3)]
+    missing = []
+    for path in sorted((ROOT / "webapp").rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if path.name == "__init__.py":
+            continue
+        if relative not in section and f"`{path.name}`" not in section and (
+            f"`{path.stem}`" not in section
+        ):
+            missing.append(relative)
+    assert missing == [], missing

@@ -95,7 +95,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
-        docs_url=None,  # served below from the vendored Swagger UI: nothing from a CDN
+        # Operation ids are the routes' own names (convolve, reconstruct, list_kernels):
+        # what generated clients call their functions.
+        generate_unique_id_function=lambda route: route.name,
+        docs_url=None,  # routes/service.py serves it from the vendored Swagger UI: no CDN
         redoc_url=None,
     )
     app.state.settings = settings

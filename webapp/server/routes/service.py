@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from webapp import __version__
 from webapp.server.negotiation import Renderers, Representations, respond
@@ -17,8 +18,28 @@ from webapp.server.workqueue import WorkQueue
 router = APIRouter(tags=["service"])
 
 
+class QueueState(BaseModel):
+    depth: int = Field(description="Heavy requests running or waiting now.")
+    rejected: int = Field(description="Heavy requests refused (503) since start.")
+
+
+class HealthAnswer(BaseModel):
+    """Is the server up, what does it run on, how busy is it."""
+
+    status: str
+    version: str
+    engine: str
+    queue: QueueState
+    providers: dict[str, Any] | None = Field(
+        None, description="onnxruntime providers: available, requested, warnings."
+    )
+    models: dict[str, dict[str, Any]] | None = Field(
+        None, description="Each model's status and the provider it really got."
+    )
+
+
 @router.get("/health", summary="Liveness, version, engine and queue depth",
-            response_model=dict[str, Any])
+            response_model=HealthAnswer)
 async def health(request: Request) -> Response:
     """Answered on the event loop without waiting for the work queue, so it stays fast
     (and is never refused) while heavy requests are running."""
@@ -33,7 +54,8 @@ async def health(request: Request) -> Response:
     if models is not None:
         answer.update(models.health())
     return await respond(request, Representations(media_types=("application/json",)),
-                         lambda: answer, Renderers(data=lambda health: health))
+                         lambda: HealthAnswer.model_validate(answer),
+                         Renderers(data=lambda health: health))
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
