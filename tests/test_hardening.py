@@ -122,7 +122,8 @@ ROWS: list[tuple[str, str, Callable[[], dict[str, Any]], set[int], str]] = [
      {404, 422}, "sobel-x"),
     ("unknown model", "/reconstruct", lambda: {**upload(drawing()), "data": {"model": "gpt"}},
      {404, 422}, "seed"),
-    ("blank drawing", "/reconstruct", lambda: upload(blank_drawing()), {422}, "Nothing drawn"),
+    ("blank drawing", "/reconstruct", lambda: upload(blank_drawing()), {422},
+     "image has no ink in it; draw a digit first."),
 ]
 
 
@@ -200,7 +201,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     environment = {
         **os.environ,
         "CONVLENS_MAX_BODY_BYTES": str(2 * 1024 * 1024),
-        "CONVLENS_WORKERS": "1",
+        "CONVLENS_COMPUTE_THREADS": "1",
         "CONVLENS_QUEUE_LENGTH": "1",
     }
     # uvicorn's own access log stays on: the check below reads every status it answered.

@@ -37,7 +37,8 @@ from numpy.typing import NDArray
 
 from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic, padding_sides
 from webapp.engine import FloatArray, strided_correlate
-from webapp.errors import InvalidKernel
+from webapp.errors import InvalidKernel, Overflow
+from webapp.matrices import order_of_magnitude
 from webapp.padding import OPENCV_BORDER, Cells, PaddingMode, check_padding_fits, pad, source_index
 
 
@@ -127,11 +128,58 @@ def convolve(
     check_padding_fits(padding_mode, height, rows.padding_lo, rows.padding_hi, "height")
     check_padding_fits(padding_mode, width, columns.padding_lo, columns.padding_hi, "width")
 
+    eight_bit = image.dtype == np.uint8
+    _check_range(kernel_2d, compute_dtype, eight_bit=eight_bit)
     output, engine = _correlate(image, compute_dtype, kernel_2d, rows, columns, padding_mode)
+    if not eight_bit and not np.isfinite(output).all():
+        _refuse_overflow(image, kernel_2d)
     if one_dimensional:
         output = output[0]
     return Convolution(
         output=output, rows=rows, columns=columns, kernel=kernel_2d, engine=engine
+    )
+
+
+def _check_range(
+    kernel: NDArray[np.float64], dtype: type[np.float32] | type[np.float64], *, eight_bit: bool
+) -> None:
+    """Refuse weights whose output could leave the compute type's range, before computing.
+
+    8-bit pixels are at most 255, so ``255 * taps * max|w|`` bounds every partial sum:
+    within half of float32's range (room for the display's ``max - min``), no photo can
+    overflow, and no output needs scanning. Float inputs are checked after computing
+    (`_refuse_overflow`); only the weights must fit the compute type.
+    """
+    largest = float(np.abs(kernel).max())
+    limit = float(np.finfo(dtype).max)
+    if eight_bit and 255.0 * kernel.size * largest >= limit / 2:
+        raise Overflow(
+            f"weights: the output overflows to infinity (weights near "
+            f"{order_of_magnitude(kernel)} times pixels up to 255 pass {dtype.__name__}'s "
+            f"{limit:.1e}); use smaller weights.".replace("e+", "e"),
+            field="weights",
+        )
+    if largest >= limit:
+        raise Overflow(
+            f"weights: the output overflows to infinity (weights near "
+            f"{order_of_magnitude(kernel)} pass {dtype.__name__}'s {limit:.1e}); use smaller "
+            "numbers.".replace("e+", "e"),
+            field="weights",
+        )
+
+
+def _refuse_overflow(image: Cells, kernel: NDArray[np.float64]) -> None:
+    """An output with infinities or NaN: say which numbers were too large (the larger of the
+    input and the weights)."""
+    input_largest = float(np.abs(image[np.isfinite(image)]).max(initial=0.0))
+    weights_largest = float(np.abs(kernel).max())
+    field, values = (
+        ("weights", kernel) if weights_largest >= input_largest else ("input", image)
+    )
+    raise Overflow(
+        f"{field}: the output overflows to infinity (values near "
+        f"{order_of_magnitude(values)}); use smaller numbers.",
+        field=field,
     )
 
 

@@ -48,7 +48,15 @@ def number_matrix(
     for cell in cells:
         if isinstance(cell, bool) or not isinstance(cell, int | float):
             raise error(f"{field} must hold numbers only, not {cell!r}.", field=field)
-        if not math.isfinite(cell):
+        try:
+            finite = math.isfinite(cell)
+        except OverflowError:  # an integer past float's range, e.g. 400 digits long
+            raise error(
+                f"{field} holds a {len(str(abs(cell)))}-digit integer; numbers must lie within "
+                "+-1.8e308.",
+                field=field,
+            ) from None
+        if not finite:
             raise error(f"{field} must hold finite numbers, not {cell!r}.", field=field)
     matrix = np.array(value, dtype=np.float64)
     if max(matrix.shape) > max_size:
@@ -56,3 +64,15 @@ def number_matrix(
         raise error(f"{field} is {shape}; at most {max_size} per side is allowed.", field=field)
     matrix.setflags(write=False)
     return matrix
+
+
+def order_of_magnitude(values: NDArray[np.generic]) -> str:
+    """The power of ten of the largest finite magnitude in ``values``, as an error message
+    names numbers too large to compute with.
+
+    >>> order_of_magnitude(np.array([1.5e308, -3.0]))
+    '1e308'
+    """
+    magnitudes = np.abs(values[np.isfinite(values)])
+    largest = float(magnitudes.max()) if magnitudes.size else 0.0
+    return f"1e{int(np.floor(np.log10(largest)))}" if largest >= 1 else f"{largest:g}"

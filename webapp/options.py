@@ -1,13 +1,15 @@
 """Options: the fields of a convolution request, shared by the form, the JSON API and the CLI.
 
 One pydantic model, so the three doors into convlens accept the same names, defaults and
-limits, and the OpenAPI page documents them once.
+limits, and the OpenAPI page documents them once. The Literal types here (and in
+`webapp.padding`, `webapp.display`, `webapp.images`) are the one list of each choice: the
+forms, the CLI and the schema read them with ``typing.get_args``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -15,6 +17,7 @@ from webapp.display import Display
 from webapp.errors import InvalidInput
 from webapp.images import Color, OutputFormat
 from webapp.padding import PaddingMode
+from webapp.pooling import PoolKind
 
 # Beyond these a request is a typo or an attack, never a lesson.
 MAX_STRIDE = 1024
@@ -23,14 +26,18 @@ MAX_PADDING = 4096
 MAX_POOL_SIZE = 1024
 
 Operation = Literal["convolve", "max-pool", "avg-pool"]
+OPERATIONS: tuple[Operation, ...] = get_args(Operation)
+POOL_KINDS: dict[Operation, PoolKind] = {"max-pool": "max", "avg-pool": "average"}
+"""The pooling each pooling operation runs (`webapp.pooling.pool`'s ``kind``)."""
 SampleName = Literal["cat", "coffee", "camera"]
-SAMPLE_NAMES: tuple[SampleName, ...] = ("cat", "coffee", "camera")
+SAMPLE_NAMES: tuple[SampleName, ...] = get_args(SampleName)
 
 PaddingOption = Literal["valid", "same", "full"] | Annotated[int, Field(ge=0, le=MAX_PADDING)]
 
 
 class ConvolutionOptions(BaseModel):
-    """How to convolve: the kernel and the geometry. Absent fields take the defaults."""
+    """How to compute one layer: a kernel (or a pooling window) and the geometry. Absent
+    fields take the defaults."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -54,6 +61,20 @@ class ConvolutionOptions(BaseModel):
     flip: bool = Field(
         False, description="True convolution (kernel flipped) instead of cross-correlation."
     )
+    operation: Operation = Field(
+        "convolve",
+        description="'convolve' with the kernel, or 'max-pool' / 'avg-pool': the largest / "
+        "the mean value of each pool_size x pool_size window (no weights; the kernel is "
+        "ignored, padding cells are left out of the max and the mean).",
+    )
+    pool_size: int = Field(
+        2, ge=1, le=MAX_POOL_SIZE, description="The window side when pooling (usually = stride)."
+    )
+
+    @property
+    def pool_kind(self) -> PoolKind | None:
+        """The pooling asked for, or None for a convolution."""
+        return POOL_KINDS.get(self.operation)
 
     def geometry(self) -> dict[str, Any]:
         """The keyword arguments of `webapp.convolution.convolve` these options set."""
@@ -76,15 +97,6 @@ class PhotoOptions(ConvolutionOptions):
         "Default: diverging for kernels summing to zero (edges), clip for the rest.",
     )
     format: OutputFormat = Field("png", description="The output image's format.")
-    operation: Operation = Field(
-        "convolve",
-        description="'convolve' with the kernel, or 'max-pool' / 'avg-pool': the largest / "
-        "the mean value of each pool_size x pool_size window (no weights; the kernel is "
-        "ignored, padding cells are left out of the max and the mean).",
-    )
-    pool_size: int = Field(
-        2, ge=1, le=MAX_POOL_SIZE, description="The window side when pooling (usually = stride)."
-    )
     sample: SampleName | None = Field(
         None,
         description="A bundled sample photo (cat, coffee, camera), used when the image file "
@@ -93,7 +105,7 @@ class PhotoOptions(ConvolutionOptions):
 
 
 class NumericRequest(ConvolutionOptions):
-    """The numeric mode: convolve a small list of numbers and see every step."""
+    """The numeric mode: convolve (or pool) a small list of numbers and see every step."""
 
     input: JsonValue = Field(
         ..., description="A 1-D or 2-D list of numbers (at most 256 per side by default).",
@@ -109,6 +121,8 @@ def parse_json_field(text: str | bytes, field: str) -> JsonValue:
 
     try:
         value: JsonValue = json.loads(text, parse_constant=refuse_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidInput(f"{field} is not valid JSON: {error}", field=field) from None
+    except RecursionError:
+        raise InvalidInput(f"{field} is nested too deeply to read.", field=field) from None
+    except ValueError as error:  # broken JSON, bad UTF-8, an integer of 4300+ digits
+        raise InvalidInput(f"{field} is not valid JSON: {error}.", field=field) from None
     return value

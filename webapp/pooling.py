@@ -28,7 +28,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic, padding_sides
-from webapp.errors import InvalidArithmetic, InvalidInput
+from webapp.errors import InvalidArithmetic, InvalidInput, Overflow
+from webapp.kernels import Kernel
+from webapp.matrices import order_of_magnitude
 
 PoolKind = Literal["max", "average"]
 POOL_KINDS: tuple[PoolKind, ...] = ("max", "average")
@@ -131,6 +133,28 @@ def pool(
          *extra_axes],
         constant_values=fill,
     )
+    # Float sums can leave the float range (the mean of 1e308s); checked just below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        output = _reduce(padded, rows, columns, kind)
+    if kind == "average":
+        counts = np.outer(row_counts, column_counts).astype(dtype)
+        np.divide(output, counts.reshape(counts.shape + (1,) * (output.ndim - 2)), out=output)
+    # A max of finite values is one of them; 8-bit pixels cannot overflow a float32 sum.
+    if kind == "average" and values.dtype != np.uint8 and not np.isfinite(output).all():
+        raise Overflow(
+            "input: the sum of a pooling window overflows to infinity (values near "
+            f"{order_of_magnitude(grid)}); use smaller numbers.",
+            field="input",
+        )
+    if one_dimensional:
+        output = output[0]
+    return Pooling(output=output, rows=rows, columns=columns, kind=kind)
+
+
+def _reduce(
+    padded: PooledArray, rows: AxisArithmetic, columns: AxisArithmetic, kind: PoolKind
+) -> PooledArray:
+    """The max, or the sum, of every window of the padded grid: one pass per tap."""
     output: PooledArray | None = None
     for u in range(rows.kernel):
         top = u * rows.dilation
@@ -145,12 +169,7 @@ def pool(
             else:
                 output += tap
     assert output is not None  # a window has at least one tap
-    if kind == "average":
-        counts = np.outer(row_counts, column_counts).astype(dtype)
-        np.divide(output, counts.reshape(counts.shape + (1,) * (output.ndim - 2)), out=output)
-    if one_dimensional:
-        output = output[0]
-    return Pooling(output=output, rows=rows, columns=columns, kind=kind)
+    return output
 
 
 def _real_taps(axis: AxisArithmetic, axis_name: str) -> NDArray[np.intp]:
@@ -170,6 +189,25 @@ def _real_taps(axis: AxisArithmetic, axis_name: str) -> NDArray[np.intp]:
             field="padding",
         )
     return counts
+
+
+def window_kernel(kind: PoolKind, size: int, *, ndim: int = 2, max_size: int) -> Kernel:
+    """The pooling window as a `Kernel` (ones for max, the mean's weights for average), so
+    that answers describe it as they describe a kernel; 1-D for a 1-D input.
+
+    >>> window_kernel("average", 2, ndim=1, max_size=31).weights.tolist()
+    [0.5, 0.5]
+    """
+    if size > max_size:
+        raise InvalidInput(f"pool_size is {size}; at most {max_size} is allowed.",
+                           field="pool_size")
+    shape = (size,) if ndim == 1 else (size, size)
+    side = f"{size}" if ndim == 1 else f"{size}x{size}"
+    if kind == "max":
+        return Kernel("max-pool", f"Max pool {side}", np.ones(shape),
+                      f"The largest value of each {side} window; no weights.")
+    return Kernel("avg-pool", f"Average pool {side}", np.full(shape, 1 / np.prod(shape)),
+                  f"The mean of each {side} window; no weights.")
 
 
 def pool_window(

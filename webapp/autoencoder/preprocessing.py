@@ -17,8 +17,9 @@ ink (high values) on black (0).
 Only numpy, Pillow, OpenCV and numba: this module is part of the numeric core and never
 imports FastAPI. The passes over every pixel (the border's median, the ink's extent, the
 stroke's perimeter, the box filter) are small compiled loops (numba, ``nogil``): as numpy
-calls they were dozens of small operations, 1.2 ms a drawing, mostly Python holding the
-GIL between them, time that the server's other requests waited for.
+calls they were dozens of small operations, mostly Python holding the GIL between them,
+time that the server's other requests waited for. The box filter is kept over Pillow's
+``resize(BOX, box=...)``, which makes a request slower (benchmarks/pieces.py).
 """
 
 from __future__ import annotations
@@ -171,12 +172,12 @@ def _ink_bounding_box(ink: NDArray[np.float32]) -> tuple[int, int, int, int]:
     """
     top, bottom, left, right = _ink_extent(ink, np.float32(INK_THRESHOLD))
     if bottom == 0:
-        raise NothingDrawn("Nothing drawn: the image has no ink in it.", field="image")
+        raise NothingDrawn("image has no ink in it; draw a digit first.", field="image")
     mark_size = max(bottom - top, right - left)
     if mark_size < max(2.0, MIN_MARK_FRACTION * max(ink.shape)):
         raise NothingDrawn(
-            f"Nothing drawn: the only ink is a {bottom - top}x{right - left} px speck "
-            f"in a {ink.shape[0]}x{ink.shape[1]} px image.",
+            f"image holds only a {bottom - top}x{right - left} px speck of ink in "
+            f"{ink.shape[0]}x{ink.shape[1]} px; draw a larger digit.",
             field="image",
         )
     return top, bottom, left, right
@@ -213,8 +214,8 @@ def _shrink_large_drawing(crop: NDArray[np.float32]) -> NDArray[np.float32]:
     width = math.ceil(crop.shape[1] / factor) * factor
     padded = np.pad(crop, ((0, height - crop.shape[0]), (0, width - crop.shape[1])))
     # Block (i, j) covers rows factor*i + di and columns factor*j + dj: the maximum over the
-    # factor^2 strided views, one offset (di, dj) at a time. Measured 25x faster than
-    # numpy's max over the two block axes of a reshaped array (5.3 ms -> 0.2 ms at 400^2).
+    # factor^2 strided views, one offset (di, dj) at a time: kept over numpy's max of a
+    # reshaped array, which makes this path slower (benchmarks/pieces.py).
     shrunk: NDArray[np.float32] = padded[::factor, ::factor].copy()
     for row_offset in range(factor):
         for column_offset in range(factor):
@@ -261,18 +262,18 @@ def _ink_area_and_perimeter(crop, threshold):  # type: ignore[no-untyped-def]
 
 
 def _maximum_filter(values: NDArray[np.float32], *, size: int) -> NDArray[np.float32]:
-    """Each pixel becomes the largest value in the size x size square around it.
+    """Each pixel becomes the largest value in the size x size square around it (OpenCV's
+    dilation with a square of ones).
 
     The output is larger by size - 1 in each direction, so no stroke is cut at the edge.
-    A square maximum is a row maximum followed by a column maximum: O(size), not O(size^2).
     """
     if size <= 1:
         return values
     padded = np.pad(values, size - 1)
-    rows = np.lib.stride_tricks.sliding_window_view(padded, size, axis=0).max(axis=-1)
-    windows = np.lib.stride_tricks.sliding_window_view(rows, size, axis=1)
-    grown: NDArray[np.float32] = windows.max(axis=-1)
-    return grown
+    # Anchored at the square's top-left cell: output (i, j) is the max of padded[i:i+size,
+    # j:j+size]; past the last full square the output is cut.
+    grown = cv2.dilate(padded, np.ones((size, size), np.uint8), anchor=(0, 0))
+    return np.asarray(grown[: values.shape[0] + size - 1, : values.shape[1] + size - 1])
 
 
 def _fit_and_centre(crop: NDArray[np.float32]) -> NDArray[np.float32]:
