@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field
 from webapp.arithmetic import AxisArithmetic, Costs, convolution_costs
 from webapp.convolution import Convolution, convolve
 from webapp.display import Display, default_display, to_pixels
-from webapp.errors import InvalidArithmetic, InvalidInput
+from webapp.errors import InvalidArithmetic
 from webapp.images import DecodedImage, data_url, decode_image, encode_image
 from webapp.kernels import Kernel, resolve_kernel
 from webapp.options import PhotoOptions, SampleName
-from webapp.pooling import Pooling, pool
+from webapp.pooling import Pooling, pool, window_kernel
 
 
 @dataclass
@@ -78,26 +78,27 @@ def convolve_photo(
     ``max_pixels`` bounds the decoded photo (checked before decoding) and, doubled, the
     padded one; ``max_kernel_size`` bounds the kernel's or pooling window's side.
     """
-    pooling = options.operation != "convolve"
+    kind = options.pool_kind
     kernel = (
-        pooling_window(options, max_size=max_kernel_size) if pooling
-        else resolve_kernel(options.kernel, options.weights, max_size=max_kernel_size)
+        resolve_kernel(options.kernel, options.weights, max_size=max_kernel_size)
+        if kind is None
+        else window_kernel(kind, options.pool_size, max_size=max_kernel_size)
     )
     started = time.perf_counter()
     source = decode_image(data, max_pixels=max_pixels, color=options.color)
     decoded = time.perf_counter()
     _check_padded_size(source.pixels.shape, kernel, options, max_pixels=max_pixels)
     convolution: Convolution | Pooling = (
-        pool(
+        convolve(source.pixels, kernel.weights, **options.geometry())
+        if kind is None
+        else pool(
             source.pixels,
-            kind="max" if options.operation == "max-pool" else "average",
+            kind=kind,
             size=options.pool_size,
             stride=options.stride,
             padding=options.padding,
             dilation=options.dilation,
         )
-        if pooling
-        else convolve(source.pixels, kernel.weights, **options.geometry())
     )
     computed = time.perf_counter()
     display = options.display or default_display(kernel.weights)
@@ -135,25 +136,6 @@ def _costs(
         _shape_hwc(input_shape), _shape_hwc(computed.output.shape), kernel.weights.shape
     )
     return replace(costs, params=0)
-
-
-def pooling_window(options: PhotoOptions, *, max_size: int) -> Kernel:
-    """The pooling window as a `Kernel`, so that answers describe it like a kernel."""
-    size = options.pool_size
-    if size > max_size:
-        raise InvalidInput(
-            f"pool_size is {size}; at most {max_size} is allowed.",
-            field="pool_size",
-        )
-    if options.operation == "max-pool":
-        return Kernel(
-            "max-pool", f"Max pool {size}x{size}", np.ones((size, size)),
-            f"The largest value of each {size}x{size} window; no weights.",
-        )
-    return Kernel(
-        "avg-pool", f"Average pool {size}x{size}", np.full((size, size), 1 / size**2),
-        f"The mean of each {size}x{size} window; no weights.",
-    )
 
 
 def sample_photo(name: SampleName, static_dir: Path) -> bytes:
