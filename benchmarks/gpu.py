@@ -22,8 +22,6 @@ The output is also written as the ``## gpu.py`` section of ``benchmarks/RESULTS.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -39,13 +37,12 @@ from numpy.typing import NDArray
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import Report, write_section  # noqa: E402
 from tests.drawings import holdout_digits  # noqa: E402
 from webapp.autoencoder.providers import CPU, tensorrt_loads  # noqa: E402
 from webapp.autoencoder.registry import Autoencoder, ModelRegistry  # noqa: E402
 from webapp.server.settings import Settings  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-SECTION = "## gpu.py"
 BATCHES = (1, 256, 1024)
 
 # What to benchmark, in CONVLENS_PROVIDERS' own words: TensorRT and CUDA each keep the CPU
@@ -116,21 +113,6 @@ def table(rows: list[list[str]]) -> list[str]:
             *("| " + " | ".join(row) + " |" for row in rows)]
 
 
-def write_section(lines: list[str]) -> None:
-    """Put ``lines`` in RESULTS.md as the ``## gpu.py`` section: replaced where it is,
-    appended otherwise; every other section is left as it was."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    body = "\n".join([SECTION, "", *lines]).rstrip() + "\n"
-    start = text.find(f"\n{SECTION}\n")
-    if start < 0:
-        text = text.rstrip() + "\n\n" + body
-    else:
-        following = text.find("\n## ", start + 1)
-        rest = text[following:] if following >= 0 else ""
-        text = text[: start + 1] + body + rest
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=1.0,
@@ -139,18 +121,11 @@ def main() -> None:
                         help="print only; do not update benchmarks/RESULTS.md")
     args = parser.parse_args()
 
-    lines: list[str] = []
-
-    def say(line: str = "") -> None:
-        print(line, flush=True)
-        lines.append(line)
-
+    say = Report()
     available = onnxruntime.get_available_providers()
-    gpu = gpu_name()
-    say(f"Command: `python benchmarks/gpu.py`. onnxruntime {onnxruntime.__version__} "
-        f"({onnxruntime.get_device()} build), Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
-        f"GPU: {gpu or 'none found'}.")
+    # The package's own version: onnxruntime-gpu's metadata is not "onnxruntime"'s.
+    say(f"onnxruntime {onnxruntime.__version__} ({onnxruntime.get_device()} build); "
+        f"GPU: {gpu_name() or 'none found'}.")
     say(f"Providers this onnxruntime has: {', '.join(available)}.")
     configurations = []
     for label, requested, provider in CONFIGURATIONS:
@@ -191,8 +166,8 @@ def main() -> None:
     for line in table([row.cells() for row in rows]):
         say(line)
     if not args.no_write:
-        write_section(lines)
-        print(f"\nWritten to {RESULTS.relative_to(ROOT)} ({SECTION}).")
+        write_section("gpu.py", "python benchmarks/gpu.py", say.lines)
+        print("\nWritten to benchmarks/RESULTS.md (## gpu.py).")
 
 
 if __name__ == "__main__":

@@ -58,9 +58,11 @@ def assert_same(batched: Reconstruction, single: Reconstruction) -> None:
     ):
         assert layer == single_layer
         # Inside the model the numbers grow past 1, and cuDNN sums a batch in another order
-        # than one digit (its algorithm depends on the batch size): a few float32 steps
-        # apart on a GPU. The maps are shown as pictures; the answer's numbers are above.
-        np.testing.assert_allclose(maps, single_maps, rtol=1e-5, atol=TOLERANCE)
+        # than one digit (its algorithm depends on the batch size): on a GPU they differ by
+        # a few float32 steps of the layer's largest values. The maps are shown as pictures;
+        # the answer's numbers are checked above.
+        scale = max(1.0, float(np.abs(single_maps).max()))
+        np.testing.assert_allclose(maps, single_maps, rtol=0, atol=TOLERANCE * scale)
 
 
 @pytest.mark.parametrize(
