@@ -78,7 +78,7 @@ def strided_correlate(
     image = padded if padded.ndim == 3 else padded[:, :, np.newaxis]
     channels = image.shape[2]
     output: FloatArray = np.empty((rows.output, columns.output * channels), dtype=dtype)
-    places, weights = tap_table(kernel, rows, columns, channels, dtype)
+    places, weights = tap_table(kernel, columns, channels, dtype)
     threads = min(_threads, max(1, output.size // CELLS_PER_THREAD), rows.output)
     span = columns.output + columns.dilation * (columns.kernel - 1) // columns.stride
     reach = rows.dilation * (rows.kernel - 1) + 1  # input rows one output row reads
@@ -103,10 +103,10 @@ def strided_correlate(
                 first = unclaimed.get_nowait()
                 last = min(first + band, rows.output)
                 top = rows.stride * first
-                phases = column_phases(
+                phases = read_only(column_phases(
                     image[top : top + rows.stride * (last - first - 1) + reach],
                     columns.stride, span,
-                )
+                ))
                 _correlate_rows(phases, places, weights, rows.kernel, rows.stride,
                                 rows.dilation, ring_rows, output, first, last)
 
@@ -125,7 +125,6 @@ def strided_correlate(
 
 def tap_table(
     kernel: NDArray[np.float64],
-    rows: AxisArithmetic,
     columns: AxisArithmetic,
     channels: int,
     dtype: type[np.float32] | type[np.float64],
@@ -137,8 +136,8 @@ def tap_table(
     Taps whose weight is zero add nothing and are left out: a 3x3 sharpen has five taps.
 
     >>> axis = axis_arithmetic(8, 3, stride=2)
-    >>> places, weights = tap_table(np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0.0]]), axis,
-    ...                              axis, 1, np.float64)
+    >>> places, weights = tap_table(np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0.0]]), axis, 1,
+    ...                              np.float64)
     >>> places.tolist()
     [[0, 1, 0], [1, 0, 0], [1, 1, 0], [1, 0, 1], [2, 1, 0]]
     >>> weights.tolist()
@@ -170,6 +169,15 @@ def column_phases(image: Cells, stride: int, span: int) -> Cells:
             ]
         phases[phase, :, max(exact, available) :] = 0
     return cast(Cells, phases.reshape(stride, height, span * channels))
+
+
+def read_only(cells: Cells) -> Cells:
+    """A read-only view of ``cells``: numba compiles one version of the loop per array type,
+    writability included, and phases are sometimes the decoded pixels themselves (read-only
+    from Pillow) and sometimes a fresh copy; read-only always, they need one version."""
+    view = cells.view()
+    view.flags.writeable = False
+    return view
 
 
 def pick_every_step(block: Cells, rows: int, columns: int, out: Cells | None = None) -> Cells:
@@ -320,7 +328,8 @@ def _multiply_add_1(total, assign, ring, slots, places, weights, tap):  # type: 
 
 def compile_ahead() -> None:
     """Compile (or load from numba's on-disk cache) the loop for every input type the
-    engine passes it, so that no request waits for the compiler."""
+    engine passes it (8-bit, float32 and float64 phases, always read-only), so that no
+    request waits for the compiler."""
     kernel = np.ones((2, 2))
     for dtype, compute in ((np.uint8, np.float32), (np.float32, np.float32),
                            (np.float64, np.float64)):
