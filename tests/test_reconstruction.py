@@ -6,14 +6,11 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from webapp.autoencoder import reconstruction
 from webapp.autoencoder.reconstruction import (
     EPSILON,
-    PixelsRequest,
     ReconstructOptions,
     error_picture,
     reconstruct_digit,
-    reconstruct_pixels,
     rounded_values,
     to_gray_pixels,
 )
@@ -62,25 +59,3 @@ def test_the_scores_are_keras_binary_cross_entropy_and_mse() -> None:
         bce = -np.mean(digit * np.log(clipped) + (1 - digit) * np.log(1 - clipped))
         assert result.bce == pytest.approx(bce, rel=1e-6)
         assert result.mse == pytest.approx(np.mean((output - digit) ** 2), rel=1e-6)
-
-
-def test_compile_ahead_leaves_nothing_for_a_request_to_compile() -> None:
-    """One version per argument type: requests of every kind find theirs compiled."""
-    reconstruction.compile_ahead()
-    loops = (reconstruction._bce_and_mse, reconstruction._gray_levels,
-             reconstruction._rounded, reconstruction._error_colours)
-    compiled = [len(loop.signatures) for loop in loops]
-    models = ModelRegistry(Settings().model_dir, providers="cpu")
-    for model in models:
-        for noise in (0.0, 0.3):
-            result = reconstruct_pixels(
-                PixelsRequest(pixels=np.eye(28).tolist(), model=model.name, noise=noise,
-                              layers=True),
-                models,
-            )
-            for values in (result.digit, result.output, result.noisy):
-                if values is not None:
-                    to_gray_pixels(values)
-                    rounded_values(values)
-            error_picture(result.output, result.digit)
-    assert [len(loop.signatures) for loop in loops] == compiled

@@ -6,13 +6,6 @@
 The API, the pages and the command line all call `reconstruct_drawing` or
 `reconstruct_pixels`, so a digit is prepared one way only; `reconstruct_digit` then sends
 that same prepared digit through other models (the page compares them all).
-
-The arithmetic on whole 28x28 digits (the scores, the pictures, the rounded numbers of an
-answer) is done by small compiled loops that keep the GIL, not by numpy. numpy lets go of
-the GIL for every operation on more than 500 values, and a digit has 784: a dozen such
-operations per answer meant a dozen handoffs between the server's threads, each costing
-more than its arithmetic when the threads are busy (measured with the benchmark
-`benchmarks/reconstruct.py`: /reconstruct served 5% more requests, 0.3 ms less CPU each).
 """
 
 from __future__ import annotations
@@ -20,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -189,22 +181,34 @@ def _plain_digit(item: JsonValue) -> NDArray[np.float64] | None:
 
 def to_gray_pixels(values: NDArray[np.float32]) -> NDArray[np.uint8]:
     """Values in [0, 1] as 8-bit gray, for pictures of digits: round(255 * value)."""
-    gray: NDArray[np.uint8] = _gray_levels(values)
+    scaled = np.clip(values, np.float32(0.0), np.float32(1.0)) * np.float32(255.0)
+    gray: NDArray[np.uint8] = (scaled + np.float32(0.5)).astype(np.uint8)
     return gray
 
 
 def rounded_values(values: NDArray[np.float32], decimals: int = 5) -> list[list[float]]:
     """A 2-D digit's values rounded to ``decimals`` places (as numpy rounds: half to even),
     as lists of Python floats for a JSON answer."""
-    rounded: list[list[float]] = _rounded(values, 10.0**decimals).tolist()
+    rounded: list[list[float]] = np.round(values.astype(np.float64), decimals).tolist()
     return rounded
 
 
 def error_picture(output: NDArray[np.float32], digit: NDArray[np.float32]) -> NDArray[np.uint8]:
     """RGB: blue where the model lost ink, red where it added some, white where it is right
     (the diverging map, a full unit of error at either end)."""
-    picture: NDArray[np.uint8] = _error_colours(output, digit, DIVERGING_COLOURS)
+    # -1 (all ink lost) -> colour 1, 0 -> 128 (white), +1 (ink added) -> 255.
+    level = np.rint((output - digit) * np.float32(127.0) + np.float32(128.0))
+    picture: NDArray[np.uint8] = DIVERGING_COLOURS[np.clip(level, 0, 255).astype(np.intp)]
     return picture
+
+
+def bce_and_mse(digit: NDArray[np.float32], output: NDArray[np.float32]) -> tuple[float, float]:
+    """Binary cross-entropy (the output clipped to [eps, 1 - eps], as Keras does) and mean
+    squared error of ``output`` against ``digit``, in float64."""
+    target, values = digit.astype(np.float64), output.astype(np.float64)
+    clipped = np.clip(values, EPSILON, 1.0 - EPSILON)
+    cross_entropy = -np.mean(target * np.log(clipped) + (1.0 - target) * np.log(1.0 - clipped))
+    return float(cross_entropy), float(np.mean((values - target) ** 2))
 
 
 def add_noise(digit: NDArray[np.float32], amount: float, seed: int | None) -> NDArray[np.float32]:
@@ -222,7 +226,7 @@ def reconstruct_digit(
     run = model.run((noisy if noisy is not None else digit)[np.newaxis], all_layers=options.layers)
     output = run.reconstructions[0]
     # Scored against the clean digit: what a denoiser should have recovered.
-    bce, mse = _bce_and_mse(digit, output, np.float32(EPSILON))
+    bce, mse = bce_and_mse(digit, output)
     layers = (
         [(layer, run.activations[layer.name][0]) for layer in model.layers]
         if options.layers
@@ -233,8 +237,8 @@ def reconstruct_digit(
         digit=digit,
         noisy=noisy,
         output=output,
-        bce=float(bce),
-        mse=float(mse),
+        bce=bce,
+        mse=mse,
         latent=run.activations[model.latent_layer][0],
         layers=layers,
     )
@@ -256,14 +260,14 @@ def reconstruct_digits(
     results = []
     for index, digit in enumerate(digits):
         output = run.reconstructions[index]
-        bce, mse = _bce_and_mse(digit, output, np.float32(EPSILON))
+        bce, mse = bce_and_mse(digit, output)
         results.append(Reconstruction(
             model=model,
             digit=digit,
             noisy=noisy[index] if noisy is not None else None,
             output=output,
-            bce=float(bce),
-            mse=float(mse),
+            bce=bce,
+            mse=mse,
             latent=run.activations[model.latent_layer][index],
             layers=(
                 [(layer, run.activations[layer.name][index]) for layer in model.layers]
@@ -272,59 +276,3 @@ def reconstruct_digits(
             ),
         ))
     return results
-
-
-@njit(cache=True)
-def _bce_and_mse(digit, output, epsilon):  # type: ignore[no-untyped-def]
-    """Binary cross-entropy (the output clipped to [eps, 1 - eps], as Keras does) and mean
-    squared error of ``output`` against ``digit``, summed in float64."""
-    cross_entropy = squared = 0.0
-    for row in range(digit.shape[0]):
-        for column in range(digit.shape[1]):
-            target, value = digit[row, column], output[row, column]
-            clipped = min(max(value, epsilon), np.float32(1.0) - epsilon)
-            cross_entropy -= target * np.log(clipped) + (1.0 - target) * np.log(1.0 - clipped)
-            squared += (value - target) ** 2
-    cells = digit.shape[0] * digit.shape[1]
-    return cross_entropy / cells, squared / cells
-
-
-@njit(cache=True)
-def _gray_levels(values):  # type: ignore[no-untyped-def]
-    gray = np.empty(values.shape, dtype=np.uint8)
-    for row in range(values.shape[0]):
-        for column in range(values.shape[1]):
-            clipped = min(max(values[row, column], np.float32(0.0)), np.float32(1.0))
-            gray[row, column] = np.uint8(clipped * np.float32(255.0) + np.float32(0.5))
-    return gray
-
-
-@njit(cache=True)
-def _rounded(values, scale):  # type: ignore[no-untyped-def]
-    rounded = np.empty(values.shape, dtype=np.float64)
-    for row in range(values.shape[0]):
-        for column in range(values.shape[1]):
-            rounded[row, column] = np.rint(np.float64(values[row, column]) * scale) / scale
-    return rounded
-
-
-@njit(cache=True)
-def _error_colours(output, digit, colours):  # type: ignore[no-untyped-def]
-    picture = np.empty((*output.shape, 3), dtype=np.uint8)
-    for row in range(output.shape[0]):
-        for column in range(output.shape[1]):
-            # -1 (all ink lost) -> colour 1, 0 -> 128 (white), +1 (ink added) -> 255.
-            level = np.rint((output[row, column] - digit[row, column]) * np.float32(127.0)
-                            + np.float32(128.0))
-            picture[row, column, :] = colours[int(min(max(level, 0.0), 255.0))]
-    return picture
-
-
-def compile_ahead() -> None:
-    """Compile (or load from numba's disk cache) the loops above before any request, for
-    contiguous digits (all the pipeline passes) and, in case, strided views."""
-    for digit in (np.zeros((28, 28), np.float32), np.zeros((28, 56), np.float32)[:, ::2]):
-        _bce_and_mse(digit, digit, np.float32(EPSILON))
-        _gray_levels(digit)
-        _rounded(digit, 1e5)
-        _error_colours(digit, digit, DIVERGING_COLOURS)
