@@ -2,7 +2,10 @@
 
     seed     upsampling_autoencoder((16, 8, 4)): the lesson's model, its table row for row
     wide     upsampling_autoencoder((32, 32, 16)); denoise uses it too
-    deconv   transposed_autoencoder(): the seed encoder, a transposed-convolution decoder
+    deconv   transposed_autoencoder((16, 8, 4)): the seed encoder, a transposed-convolution
+             decoder
+
+(models/training/recipes.py names each model's decoder and channels; `autoencoder` builds it.)
 
 Layers are written like the note's Keras code (`conv(16, 8)`, `pool()`, ...) and named like
 Keras names them (conv2d, conv2d_1, max_pooling2d, ...), so the model summary, the ONNX
@@ -17,6 +20,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from models.training.recipes import Decoder
 
 LESSON_TABLE: list[tuple[str, tuple[int, int, int], int]] = [
     ("conv2d", (28, 28, 16), 160),
@@ -122,25 +127,26 @@ def upsampling_autoencoder(channels: tuple[int, int, int]) -> list[Layer]:
     )
 
 
-def transposed_autoencoder() -> list[Layer]:
-    """The seed encoder, with each UpSampling2D + Conv2D pair replaced by one Conv2DTranspose.
+def transposed_autoencoder(channels: tuple[int, int, int]) -> list[Layer]:
+    """The same encoder, with each UpSampling2D + Conv2D pair replaced by one Conv2DTranspose.
 
     Each replacement has exactly the parameters of the conv it replaces (a 3x3 kernel from the
-    same channels to the same channels), so the budget stays 3,369: only the way of growing
-    the image differs. 4 -> 7 -> 14 -> 28 on the way up.
+    same channels to the same channels), so with (16, 8, 4) the budget stays the seed model's
+    3,369: only the way of growing the image differs. 4 -> 7 -> 14 -> 28 on the way up.
     """
+    first, second, third = channels
     return _name_like_keras(
         [
-            conv(1, 16),
+            conv(1, first),
             pool(),
-            conv(16, 8),
+            conv(first, second),
             pool(),
-            conv(8, 4),
+            conv(second, third),
             pool(),
-            conv(4, 4),
-            transposed(4, 8, output_padding=0),  # 4 -> 7
-            transposed(8, 16, output_padding=1),  # 7 -> 14
-            transposed(16, 1, output_padding=1, activation="sigmoid"),  # 14 -> 28
+            conv(third, third),
+            transposed(third, second, output_padding=0),  # 4 -> 7
+            transposed(second, first, output_padding=1),  # 7 -> 14
+            transposed(first, 1, output_padding=1, activation="sigmoid"),  # 14 -> 28
         ]
     )
 
@@ -185,6 +191,12 @@ class Autoencoder(nn.Module):
         """The last layer's output: the rebuilt digit."""
         outputs: tuple[torch.Tensor, ...] = self(digit)
         return outputs[0]
+
+
+def autoencoder(decoder: Decoder, channels: tuple[int, int, int], latent: str) -> Autoencoder:
+    """A freshly initialised model: the layers `decoder` names, with these channels."""
+    builders = {"upsampling": upsampling_autoencoder, "transposed": transposed_autoencoder}
+    return Autoencoder(builders[decoder](channels), latent)
 
 
 def layer_table(model: Autoencoder) -> list[dict[str, Any]]:
