@@ -189,31 +189,6 @@ def conv_parameters(
     )
 
 
-def conv_multiply_adds(
-    output_height: int,
-    output_width: int,
-    kernel_height: int,
-    kernel_width: int,
-    in_channels: int,
-    out_channels: int,
-    *,
-    groups: int = 1,
-) -> int:
-    """Multiply-adds of a conv layer: one kernel's worth per output cell and channel.
-
-    >>> conv_multiply_adds(3, 3, 3, 3, 1, 1)
-    81
-    """
-    return (
-        output_height
-        * output_width
-        * kernel_height
-        * kernel_width
-        * (in_channels // groups)
-        * out_channels
-    )
-
-
 def linear_parameters(in_features: int, out_features: int, *, bias: bool = True) -> int:
     """Weights of a linear layer: every output looks at every input (``in * out + out``).
 
@@ -256,9 +231,6 @@ class LayerField:
     padding_lo: int
     padding_hi: int
     formula: str
-
-    def as_dict(self) -> dict[str, int | float | str]:
-        return asdict(self)
 
 
 def receptive_field(

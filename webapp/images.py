@@ -25,6 +25,8 @@ from webapp.errors import ImageTooLarge, InvalidImage, UnsupportedImageFormat
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 Color = Literal["rgb", "gray"]
+COLOR_LABELS: dict[Color, str] = {"rgb": "RGB, each channel alike", "gray": "Gray (luma first)"}
+"""Each colour mode as the forms offer it."""
 OutputFormat = Literal["png", "webp", "jpeg"]
 MEDIA_TYPES: dict[OutputFormat, str] = {
     "png": "image/png",
@@ -39,7 +41,6 @@ class DecodedImage:
 
     pixels: NDArray[np.uint8]
     format: str
-    original_mode: str
     frames: int
 
 
@@ -125,7 +126,6 @@ def decode_image(
     return DecodedImage(
         pixels=to_array(_upright(image), color),
         format=image.format or "?",
-        original_mode=image.mode,
         frames=frames,
     )
 
@@ -147,8 +147,8 @@ def to_array(image: Image.Image, color: Color) -> NDArray[np.uint8]:
 def encode_image(pixels: NDArray[np.uint8], image_format: OutputFormat = "png") -> bytes:
     """Fresh image bytes with no metadata, fast settings first.
 
-    PNG at zlib level 1 is about 4x faster to write than Pillow's default level 6 for
-    15-18% larger files: a good trade for an interactive tool.
+    PNG at zlib level 1 is much faster to write than Pillow's default level 6 for
+    slightly larger files: a good trade for an interactive tool.
     """
     if image_format == "png" and pixels.shape[0] * pixels.shape[1] <= SMALL_PICTURE_PIXELS:
         return small_png(pixels)
@@ -199,9 +199,9 @@ def _stored_zlib(data: bytes) -> bytes:
     """``data`` as a zlib stream of *stored* (uncompressed) deflate blocks (RFC 1950/1951).
 
     For a picture of a few hundred bytes, compressing saves a few hundred bytes but sets up
-    a compressor each time (zlib allocates its window and tables on every call, measured at
-    tens of microseconds on the server's threads); a stored block is a 5-byte header: the
-    final-block flag, the length and the length's one's complement.
+    a compressor each time (zlib allocates its window and tables on every call); a stored
+    block is a 5-byte header: the final-block flag, the length and the length's one's
+    complement.
     """
     blocks = []
     for start in range(0, len(data), _STORED_BLOCK_BYTES):

@@ -4,10 +4,9 @@ glibc's malloc serves large allocations (past 128 KiB, a threshold it raises on 
 slowly) with a fresh ``mmap`` and gives them back to the OS with ``munmap`` when freed.
 Nearly every array in convlens is that large (a 280 x 280 drawing as float32 is 306 KiB; a
 2048^2 photo's RGB channels are 12 MiB), and the first touch of every page of a freshly
-mapped buffer is a page fault. Measured on the 2-vCPU machines this project runs on, those
-faults can cost several times the arithmetic: in benchmarks/convolve.py, converting a 512^2
-photo to floats and filtering it with OpenCV (3x3) took 6.0 ms with glibc's defaults and
-1.0 ms with the settings below, for exactly the same work.
+mapped buffer is a page fault: on large photos those faults can cost more than the
+arithmetic. Kept over glibc's own adaptive thresholds because large photo requests run
+faster with it (benchmarks/pieces.py).
 
 So the server raises the mmap threshold to glibc's maximum (32 MiB: buffers up to that size
 come from the heap, and a freed one is reused by the next request) and lets up to
