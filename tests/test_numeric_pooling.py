@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from webapp.numeric import NumericAnswer
+
 LESSON = [1, 3, 2, 5, 4]
 
 
@@ -138,3 +140,21 @@ def test_pooling_errors_name_the_field(
     problem = response.json()
     assert problem["field"] == field
     assert words in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"input": LESSON, "operation": "avg-pool", "pool_size": 2, "padding": "same"},
+        {"input": LESSON, "weights": [-1, 0, 1], "flip": True},
+        {"input": [[1, 2, 3], [4, 5, 6]], "operation": "max-pool", "pool_size": 2},
+        {"input": [[1, 2, 3], [4, 5, 6]], "kernel": "identity", "padding": 1},
+        {"input": [list(range(40))] * 40, "weights": [1, 1]},  # no steps: 1560 cells
+    ],
+)
+def test_the_answer_is_exactly_the_typed_contract(
+    client: TestClient, body: dict[str, Any]
+) -> None:
+    answer = pooled(client, **body)
+    assert NumericAnswer.model_validate(answer).model_dump(exclude_none=True) == answer
+    assert ("steps" in answer) == (len(body["input"]) < 40)

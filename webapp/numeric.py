@@ -10,32 +10,106 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, Field
 
-from webapp.arithmetic import convolution_costs
+from webapp.arithmetic import AxisArithmetic, convolution_costs
 from webapp.convolution import Convolution, convolve, explain_cell
 from webapp.errors import Overflow
-from webapp.kernels import Kernel, resolve_kernel
+from webapp.kernels import resolve_kernel
 from webapp.matrices import number_matrix
 from webapp.options import NumericRequest
 from webapp.pooling import Pooling, PoolKind, pool, pool_window, reduce_window, window_kernel
+
+# --- The JSON answer ---------------------------------------------------------------------
+# The API's contract for the numeric mode, as `webapp.photos.PhotoAnswer` is for a photo: a
+# convolution and a pooling answer with the same fields, so a client reads both one way.
+
+Numbers = list[float] | list[list[float]]
+
+
+class NumericArithmetic(BaseModel):
+    """The output-size arithmetic: ``length`` for a 1-D input, ``height`` and ``width``
+    for a 2-D one."""
+
+    length: AxisArithmetic | None = None
+    height: AxisArithmetic | None = None
+    width: AxisArithmetic | None = None
+
+
+class NumericKernel(BaseModel):
+    """The kernel (for pooling: the window, ones or the mean's weights) as given and as
+    applied (flipped for a true convolution)."""
+
+    name: str
+    weights: Numbers
+    applied: Numbers
+
+
+class NumericStep(BaseModel):
+    """One output cell worked out: the input cells read, their values and the result.
+
+    A convolution's step adds the ``weights``, their ``products`` and the ``sum`` (the
+    result); a pooling's names its ``reduction`` over the real cells (padding left out).
+    """
+
+    index: list[int] = Field(description="The output cell: [i] or [row, column].")
+    positions: list[int] | list[list[int]] = Field(
+        description="The input cells read (outside the input: padding)."
+    )
+    values: list[float]
+    result: float
+    weights: list[float] | None = None
+    products: list[float] | None = None
+    sum: float | None = None
+    reduction: Literal["max", "mean"] | None = None
+
+
+class NumericAnswer(BaseModel):
+    """Numbers through a kernel or a pooling: the output, the arithmetic, the costs and,
+    for small outputs, every step."""
+
+    input_shape: list[int]
+    output: Numbers
+    output_shape: list[int]
+    padding: dict[str, int] = Field(description="Cells of padding on each side, by name.")
+    arithmetic: NumericArithmetic
+    kernel: NumericKernel
+    operation: str = Field(description="cross-correlation, convolution, max-pool or avg-pool.")
+    engine: str
+    params: int = Field(description="Weights of the layer (0 for pooling).")
+    macs: int = Field(description="Multiply-adds (for pooling: the cells compared or added).")
+    linear_params: int = Field(description="Weights of a linear layer in its place.")
+    steps: list[NumericStep] | None = Field(
+        None, description="Every output cell worked out, for outputs of up to "
+        "CONVLENS_MAX_EXPLAINED_CELLS cells."
+    )
 
 
 def convolve_numbers(
     request: NumericRequest, *, max_numeric_size: int, max_kernel_size: int,
     max_explained_cells: int,
 ) -> dict[str, Any]:
-    """The JSON answer of the numeric mode, with steps for outputs of up to
+    """`numeric_answer` as plain JSON data (fields that do not apply left out)."""
+    return numeric_answer(
+        request, max_numeric_size=max_numeric_size, max_kernel_size=max_kernel_size,
+        max_explained_cells=max_explained_cells,
+    ).model_dump(exclude_none=True)
+
+
+def numeric_answer(
+    request: NumericRequest, *, max_numeric_size: int, max_kernel_size: int,
+    max_explained_cells: int,
+) -> NumericAnswer:
+    """The answer of the numeric mode, with steps for outputs of up to
     ``max_explained_cells`` cells.
 
-    A convolution and a pooling answer with the same keys: ``kernel`` is the pooling
-    window (``applied`` as its cells are read), ``params`` is 0 for a pooling, and each
-    step lists the cells read, their ``values`` and the ``result`` made of them (a
-    convolution's steps add the ``weights``, ``products`` and their ``sum``; a pooling's
-    name the ``reduction``, max or mean, over the real cells only).
+    A convolution and a pooling answer with the same fields: ``kernel`` is the pooling
+    window, ``params`` is 0 for a pooling, and each step lists the cells read, their
+    ``values`` and the ``result`` made of them.
     """
     values = number_matrix(request.input, field="input", max_size=max_numeric_size)
     one_dimensional = values.ndim == 1
@@ -60,32 +134,31 @@ def convolve_numbers(
             params=0,
         )
     output = computed.output
-    answer: dict[str, Any] = {
-        "input_shape": list(values.shape),
-        "output": (output + 0.0).tolist(),  # -0.0 + 0.0 is 0.0: no "-0" in a lesson
-        "output_shape": list(output.shape),
-        "padding": computed.padding_sides(),
-        "arithmetic": (
-            {"length": computed.columns.as_dict()}
-            if one_dimensional
-            else {"height": computed.rows.as_dict(), "width": computed.columns.as_dict()}
-        ),
-        "kernel": _kernel_answer(kernel, applied),
-        "operation": operation,
-        "engine": computed.engine,
-        **vars(costs),
-    }
+    steps: list[NumericStep] | None = None
     if output.size <= max_explained_cells:
-        answer["steps"] = (
+        steps = (
             _convolution_steps(values, computed, request, one_dimensional)
             if isinstance(computed, Convolution)
             else _pooling_steps(values, computed, one_dimensional)
         )
-    return answer
-
-
-def _kernel_answer(kernel: Kernel, applied: NDArray[np.float64]) -> dict[str, Any]:
-    return {"name": kernel.name, "weights": kernel.weights.tolist(), "applied": applied.tolist()}
+    return NumericAnswer(
+        input_shape=list(values.shape),
+        output=(output + 0.0).tolist(),  # -0.0 + 0.0 is 0.0: no "-0" in a lesson
+        output_shape=list(output.shape),
+        padding=computed.padding_sides(),
+        arithmetic=(
+            NumericArithmetic(length=computed.columns) if one_dimensional
+            else NumericArithmetic(height=computed.rows, width=computed.columns)
+        ),
+        kernel=NumericKernel(name=kernel.name, weights=kernel.weights.tolist(),
+                             applied=applied.tolist()),
+        operation=operation,
+        engine=computed.engine,
+        params=costs.params,
+        macs=costs.macs,
+        linear_params=costs.linear_params,
+        steps=steps,
+    )
 
 
 def _cells(output: NDArray[Any], one_dimensional: bool) -> list[tuple[int, int]]:
@@ -99,9 +172,9 @@ def _convolution_steps(
     convolution: Convolution,
     request: NumericRequest,
     one_dimensional: bool,
-) -> list[dict[str, Any]]:
+) -> list[NumericStep]:
     """For each output cell: the input positions read, their values, products and sum."""
-    steps: list[dict[str, Any]] = []
+    steps: list[NumericStep] = []
     for row, column in _cells(convolution.output, one_dimensional):
         cell = explain_cell(values, convolution, row, column, padding_mode=request.padding_mode)
         total = sum(step.product for step in cell)
@@ -112,30 +185,26 @@ def _convolution_steps(
                 "use smaller numbers.",
                 field="weights",
             )
-        steps.append(
-            {
-                "index": [column] if one_dimensional else [row, column],
-                "positions": [
-                    step.column if one_dimensional else [step.row, step.column]
-                    for step in cell
-                ],
-                "values": [step.value for step in cell],
-                "weights": [step.weight for step in cell],
-                "products": [step.product + 0.0 for step in cell],  # no "-0.0"
-                "sum": total,
-                "result": total + 0.0,
-            }
-        )
+        steps.append(NumericStep(
+            index=[column] if one_dimensional else [row, column],
+            positions=[step.column if one_dimensional else [step.row, step.column]
+                       for step in cell],
+            values=[step.value for step in cell],
+            weights=[step.weight for step in cell],
+            products=[step.product + 0.0 for step in cell],  # no "-0.0"
+            sum=total + 0.0,
+            result=total + 0.0,
+        ))
     return steps
 
 
 def _pooling_steps(
     values: NDArray[np.float64], pooling: Pooling, one_dimensional: bool
-) -> list[dict[str, Any]]:
+) -> list[NumericStep]:
     """For each output cell: the input cells of its window (padding left out, as the
     pooling leaves it out), their values, and their max or mean."""
     reduction = _REDUCTIONS[pooling.kind]
-    steps: list[dict[str, Any]] = []
+    steps: list[NumericStep] = []
     for row, column in _cells(pooling.output, one_dimensional):
         cells = [cell for cell in pool_window(values, pooling, row, column)
                  if cell.value is not None]
@@ -146,19 +215,15 @@ def _pooling_steps(
                 "numbers.",
                 field="input",
             )
-        steps.append(
-            {
-                "index": [column] if one_dimensional else [row, column],
-                "positions": [
-                    cell.column if one_dimensional else [cell.row, cell.column]
-                    for cell in cells
-                ],
-                "values": [cell.value for cell in cells],
-                "reduction": reduction,
-                "result": result + 0.0,
-            }
-        )
+        steps.append(NumericStep(
+            index=[column] if one_dimensional else [row, column],
+            positions=[cell.column if one_dimensional else [cell.row, cell.column]
+                       for cell in cells],
+            values=[cell.value for cell in cells if cell.value is not None],
+            reduction=reduction,
+            result=result + 0.0,
+        ))
     return steps
 
 
-_REDUCTIONS: dict[PoolKind, str] = {"max": "max", "average": "mean"}
+_REDUCTIONS: dict[PoolKind, Literal["max", "mean"]] = {"max": "max", "average": "mean"}
