@@ -40,10 +40,13 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import Report, write_section  # noqa: E402
 from webapp.convolution import convolve  # noqa: E402
 from webapp.images import encode_image  # noqa: E402
 from webapp.server.memory import keep_freed_buffers  # noqa: E402
 
+say = Report()
+"""The tables as printed, kept for benchmarks/RESULTS.md."""
 
 def interleaved(
     first: Callable[[], object], second: Callable[[], object], repeats: int
@@ -72,9 +75,9 @@ def engine_table(sizes: list[int], repeats: int, source: str) -> None:
     sides convert to float32 on the way; judged against the targets) or "float32" (both
     sides start from floats; a diagnostic)."""
     judged = source == "uint8"
-    print(f"\n1. Engine vs OpenCV filter2D (+ slicing for stride 2), RGB from {source}, "
+    say(f"\n1. Engine vs OpenCV filter2D (+ slicing for stride 2), RGB from {source}, "
           f"median ratios{'' if judged else ' (diagnostic: no request sends float32 pixels)'}")
-    print(f"{'size':>6} {'kernel':>14} {'stride':>6} {'convlens ms':>12} {'opencv ms':>10}"
+    say(f"{'size':>6} {'kernel':>14} {'stride':>6} {'convlens ms':>12} {'opencv ms':>10}"
           f" {'ratio':>6} {'target':>7}")
     rng = np.random.default_rng(0)
     for size in sizes:
@@ -103,7 +106,7 @@ def engine_table(sizes: list[int], repeats: int, source: str) -> None:
                     target = 1.0 if stride == 1 or k == 3 else 0.5
                     ratio = mine / reference
                     flag = ("ok" if ratio <= target else "MISSED") if judged else ""
-                    print(f"{size:>6} {label:>14} {stride:>6} {mine * 1000:>12.1f} "
+                    say(f"{size:>6} {label:>14} {stride:>6} {mine * 1000:>12.1f} "
                           f"{reference * 1000:>10.1f} {ratio:>6.2f} {'<=' + str(target):>7} {flag}")
 
 
@@ -133,7 +136,7 @@ def end_to_end(size: int, repeats: int) -> None:
             return send
 
         strided, dense = interleaved(request(2), request(1), repeats)
-        print(f"\n2. 9x9 kernel, {size}^2 PNG request end to end: stride 2 {strided * 1000:.0f} ms,"
+        say(f"\n2. 9x9 kernel, {size}^2 PNG request end to end: stride 2 {strided * 1000:.0f} ms,"
               f" stride 1 {dense * 1000:.0f} ms, ratio {strided / dense:.2f} (target <= 0.6)"
               f" {'ok' if strided / dense <= 0.6 else 'MISSED'}")
 
@@ -166,29 +169,37 @@ def end_to_end(size: int, repeats: int) -> None:
 
         ours, reference = interleaved(whole_request, by_hand, repeats)
         ratio = ours / reference
-        print(f"\n3. Whole {size}^2 PNG POST /convolve (sharpen, same): {ours * 1000:.0f} ms vs "
+        say(f"\n3. Whole {size}^2 PNG POST /convolve (sharpen, same): {ours * 1000:.0f} ms vs "
               f"Pillow + OpenCV by hand {reference * 1000:.0f} ms: ratio {ratio:.2f} "
               f"(target <= 1.3) {'ok' if ratio <= 1.3 else 'MISSED'}")
         parts = {name: statistics.median(t[name] for t in timings) for name in timings[0]}
         rest = ours * 1000 - sum(parts.values())
         split = ", ".join(f"{name} {value:.0f} ms" for name, value in parts.items())
-        print(f"   split: {split}, the rest (HTTP, multipart, framework) {rest:.0f} ms")
+        say(f"   split: {split}, the rest (HTTP, multipart, framework) {rest:.0f} ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip 4096^2, fewer repeats")
+    parser.add_argument("--no-write", action="store_true",
+                        help="print only; leave benchmarks/RESULTS.md alone")
     args = parser.parse_args()
     sizes = [512, 2048] if args.quick else [512, 2048, 4096]
     repeats = 5 if args.quick else 11
     # The server tunes malloc at start-up (webapp.server.memory); measure the engine as it runs
     # there. Both sides of every ratio share the setting.
     tuned = keep_freed_buffers()
-    print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads; numpy {np.__version__}; "
+    say(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads; numpy {np.__version__}; "
           f"malloc tuning {'on' if tuned else 'unavailable'}")
     for source in ("uint8", "float32"):
         engine_table(sizes, repeats, source)
     end_to_end(2048, max(3, repeats // 2))
+
+    if not args.no_write:
+        write_section(
+            "convolve.py", "python benchmarks/convolve.py" + (" --quick" if args.quick else ""),
+            say.lines,
+        )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@
    The client sends the drawing as one multipart/form-data body encoded once, as load
    tools (wrk, hey, ab -p) send a prepared body: the server reads the very bytes that
    httpx's ``files=`` would send. Encoded per request, httpx writes the form to the socket
-   in many small pieces, which cost this client about 1.2 ms of CPU per request (more than
-   the whole /health request costs the server), taken from the cores the server runs on.
+   in many small pieces, which cost this client more CPU per request than the whole
+   /health request costs the server, taken from the cores the server runs on.
    ``--encode-each-time`` measures that way instead.
 """
 
@@ -41,17 +41,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import Report, write_section  # noqa: E402
 from tests.drawings import drawing, holdout_digits  # noqa: E402
 from tests.servers import running_server  # noqa: E402
 from webapp.autoencoder.registry import ModelRegistry  # noqa: E402
 from webapp.server.settings import Settings  # noqa: E402
 
+say = Report()
+"""The tables as printed, kept for benchmarks/RESULTS.md."""
 
 def latency_table() -> None:
     models = ModelRegistry(Settings().model_dir, providers="cpu")
     digits = holdout_digits()[0][:256].astype(np.float32) / 255.0
-    print("1. In-process latency (CPU), median")
-    print(f"{'model':>8} {'params':>7} {'batch 1 ms':>11} {'batch 256 ms':>13} {'per digit ms':>13}"
+    say("1. In-process latency (CPU), median")
+    say(f"{'model':>8} {'params':>7} {'batch 1 ms':>11} {'batch 256 ms':>13} {'per digit ms':>13}"
           f" {'target':>8}")
     for model in models:
         one = digits[:1]
@@ -69,7 +72,7 @@ def latency_table() -> None:
             batches.append(time.perf_counter() - started)
         single, batch = statistics.median(singles) * 1000, statistics.median(batches) * 1000
         flag = "ok" if single < 1.0 else "MISSED"
-        print(f"{model.name:>8} {model.params:>7} {single:>11.3f} {batch:>13.1f} "
+        say(f"{model.name:>8} {model.params:>7} {single:>11.3f} {batch:>13.1f} "
               f"{batch / 256:>13.4f} {'< 1 ms':>8} {flag}")
 
 
@@ -154,13 +157,13 @@ async def http_table(base: str, server_pid: int, seconds: float, concurrency: in
     reconstruct_rate, reconstruct_server, reconstruct_client = (
         statistics.median(run[i] for run in reconstruct_runs) for i in range(3))
     sending = "encoded per request" if encode_each_time else "one body encoded once"
-    print(f"\n2. HTTP throughput, one uvicorn worker, {concurrency} concurrent clients, "
+    say(f"\n2. HTTP throughput, one uvicorn worker, {concurrency} concurrent clients, "
           f"{rounds} rounds of {seconds:g} s each ({sending}):")
-    print(f"   GET /health {health_rate:.0f} req/s, POST /reconstruct {reconstruct_rate:.0f} req/s "
+    say(f"   GET /health {health_rate:.0f} req/s, POST /reconstruct {reconstruct_rate:.0f} req/s "
           "(medians)")
-    print(f"   ratio per round {' '.join(f'{value:.2f}' for value in ratios)}: "
+    say(f"   ratio per round {' '.join(f'{value:.2f}' for value in ratios)}: "
           f"median {ratio:.2f} (target >= 0.5) {'ok' if ratio >= 0.5 else 'MISSED'}")
-    print(f"   CPU per request, server / this client: /health {health_server:.1f} / "
+    say(f"   CPU per request, server / this client: /health {health_server:.1f} / "
           f"{health_client:.1f} ms, /reconstruct {reconstruct_server:.1f} / "
           f"{reconstruct_client:.1f} ms ({os.cpu_count()} cores in all)")
 
@@ -174,12 +177,20 @@ def main() -> None:
     parser.add_argument("--encode-each-time", action="store_true",
                         help="let httpx encode the multipart form for every request")
     parser.add_argument("--no-latency", action="store_true", help="only the HTTP table")
+    parser.add_argument("--no-write", action="store_true",
+                        help="print only; leave benchmarks/RESULTS.md alone")
     args = parser.parse_args()
     if not args.no_latency:
         latency_table()
     with running_server("--workers", "1") as (base, server):
         asyncio.run(http_table(base, server.pid, args.seconds, args.concurrency, args.rounds,
                                args.encode_each_time))
+
+    if not args.no_write:
+        write_section(
+            "reconstruct.py", "python benchmarks/reconstruct.py " + " ".join(sys.argv[1:]),
+            say.lines,
+        )
 
 
 if __name__ == "__main__":
