@@ -208,11 +208,15 @@ def output_format(path: Path, field: str = "output") -> OutputFormat:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    uvicorn.run(
-        "webapp.main:app", host=args.host, port=args.port, workers=args.workers,
-        reload=args.reload,
-        access_log=False,  # convlens writes its own, with request ids and timings
-    )
+    from webapp.server.observability import shared_metrics_directory
+
+    # Several processes share /metrics through files that must exist before they start.
+    with shared_metrics_directory(args.workers):
+        uvicorn.run(
+            "webapp.main:app", host=args.host, port=args.port, workers=args.workers,
+            reload=args.reload,
+            access_log=False,  # convlens writes its own, with request ids and timings
+        )
     return 0
 
 

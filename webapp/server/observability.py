@@ -5,18 +5,36 @@ the response, and one structured log line (JSON, logger ``convlens.access``) wit
 status and time taken. `/metrics` serves the Prometheus text format through the maintained
 ``prometheus_client`` library: requests and latency per route, the work queue's depth and
 rejections, and which provider each model runs on.
+
+Several server processes (``convlens serve --workers N``) answer one port, and a scrape
+reaches whichever process the kernel hands the connection to. So that `/metrics` counts
+every process's requests, not one's, ``convlens serve`` puts prometheus_client in its
+multiprocess mode (`shared_metrics_directory`): every process keeps its values in files of
+one directory, and the process answering a scrape adds them all up (`Metrics.exposition`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import re
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,12 +42,42 @@ access_log = logging.getLogger("convlens.access")
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus_client's own variable: where several processes keep their values."""
+
+
+@contextmanager
+def shared_metrics_directory(processes: int) -> Iterator[None]:
+    """For ``processes`` server processes, a fresh directory in `MULTIPROCESS_DIRECTORY`,
+    set before any of them starts (prometheus_client decides its mode when it is imported)
+    and removed when they have all exited. Fresh, because files left by an earlier run
+    would be counted as this run's. A directory the operator set is used as it is, and
+    kept. One process needs none: it serves its own values."""
+    if processes <= 1 or os.environ.get(MULTIPROCESS_DIRECTORY):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="convlens-metrics-")
+    os.environ[MULTIPROCESS_DIRECTORY] = directory
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_DIRECTORY]
+        shutil.rmtree(directory, ignore_errors=True)
+
 
 class Metrics:
     """The app's Prometheus metrics, in a registry of its own (one per app, so tests that
-    build many apps do not collide)."""
+    build many apps do not collide).
+
+    Under several processes (`MULTIPROCESS_DIRECTORY` set) the values live in that
+    directory's files instead, and the gauges say how to add the processes up: the queue
+    depth over the processes alive, rejections over every process since start-up (one
+    that has exited still refused those requests), the provider as the largest.
+    """
 
     def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get(MULTIPROCESS_DIRECTORY))
+        self._queue: tuple[Callable[[], int], Callable[[], int]] | None = None
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "convlens_requests", "HTTP requests answered", ["method", "route", "status"],
@@ -42,21 +90,52 @@ class Metrics:
         )
         self.queue_depth = Gauge(
             "convlens_queue_depth", "Heavy requests running or waiting",
-            registry=self.registry,
+            registry=self.registry, multiprocess_mode="livesum",
         )
         self.rejected = Gauge(
             "convlens_rejected_requests", "Heavy requests refused with 503 since start-up",
-            registry=self.registry,
+            registry=self.registry, multiprocess_mode="sum",
         )
         self.provider = Gauge(
             "convlens_model_provider", "1 for the execution provider each model runs on",
-            ["model", "provider"], registry=self.registry,
+            ["model", "provider"], registry=self.registry, multiprocess_mode="max",
         )
 
     def follow(self, depth: Callable[[], int], rejected: Callable[[], int]) -> None:
-        """Read the queue's numbers at scrape time, so they are never stale."""
-        self.queue_depth.set_function(depth)
-        self.rejected.set_function(lambda: float(rejected()))
+        """Read the queue's numbers at scrape time, so they are never stale.
+
+        Under several processes a scrape cannot call another process's functions: each
+        process writes its numbers when a request of its own starts or ends (every change
+        of its queue happens between the two) and when it answers a scrape.
+        """
+        if self.multiprocess:
+            self._queue = (depth, rejected)
+            self.refresh()
+        else:
+            self.queue_depth.set_function(depth)
+            self.rejected.set_function(lambda: float(rejected()))
+
+    def refresh(self) -> None:
+        """Write the queue's numbers to this process's file (several processes only)."""
+        if self._queue is not None:
+            depth, rejected = self._queue
+            self.queue_depth.set(depth())
+            self.rejected.set(rejected())
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The body and media type of `/metrics`: this app's metrics or, under several
+        processes, every process's added up, whichever process answers."""
+        if not self.multiprocess:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        self.refresh()
+        every_process = CollectorRegistry()
+        multiprocess.MultiProcessCollector(every_process)  # type: ignore[no-untyped-call]
+        return generate_latest(every_process), CONTENT_TYPE_LATEST
+
+    def close(self) -> None:
+        """This process is leaving: its queue depth stops counting (its counters stay)."""
+        if self.multiprocess:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def new_request_id() -> str:
@@ -72,16 +151,22 @@ def new_request_id() -> str:
 
 
 class AccessLog:
-    """ASGI middleware: request id, timing, one log line and the request metrics."""
+    """ASGI middleware: request id, timing, one log line and the request metrics; under
+    several processes, also the process's metrics lifetime (`Metrics.close` at shutdown)."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and self.metrics.multiprocess:
+            await self.app(scope, receive, self._closing(send))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.metrics.multiprocess:
+            self.metrics.refresh()
         sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = sent if _SANE_REQUEST_ID.match(sent) else new_request_id()
         started = time.perf_counter()
@@ -102,6 +187,8 @@ class AccessLog:
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
+            if self.metrics.multiprocess:
+                self.metrics.refresh()
             access_log.info(json.dumps({
                 "request_id": request_id,
                 "method": method,
@@ -111,3 +198,13 @@ class AccessLog:
                 "ms": round(elapsed * 1000, 2),
                 "client": (scope.get("client") or ("?",))[0],
             }))
+
+    def _closing(self, send: Send) -> Send:
+        """``send``, closing the metrics once the app has shut down."""
+
+        async def send_then_close(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                self.metrics.close()
+            await send(message)
+
+        return send_then_close
