@@ -11,7 +11,7 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
@@ -20,6 +20,12 @@ from PIL import Image
 
 from tests.conftest import encode, gradient_photo
 from tests.html import assert_every_control_labelled, assert_nothing_the_policy_blocks
+from webapp.arithmetic import LayerKind, PaddingName
+from webapp.display import DISPLAY_LABELS, Display
+from webapp.images import ALLOWED_FORMATS, COLOR_LABELS, Color
+from webapp.kernels import PRESETS
+from webapp.options import OPERATION_LABELS, Operation, SampleName
+from webapp.padding import PADDING_MODE_LABELS, PADDING_NAME_LABELS, PaddingMode
 from webapp.server.security import CONTENT_SECURITY_POLICY
 from webapp.server.settings import PROJECT_ROOT, Settings
 from webapp.server.views.receptive import EXAMPLES, stack_query
@@ -141,6 +147,90 @@ def test_htmx_is_configured_for_the_policy(client: TestClient) -> None:
     assert ".htmx-request .htmx-indicator" in css
     assert "prefers-color-scheme: dark" in css
     assert "image-rendering: pixelated" in css
+
+
+def labelled_options(page: str, select_id: str) -> dict[str, str]:
+    """The <option>s of the <select> with ``select_id``: value to label, in order."""
+    match = re.search(rf'<select[^>]*\sid="{select_id}"[^>]*>(.*?)</select>', page, re.S)
+    assert match, f"no select #{select_id}"
+    options = re.findall(r'<option value="([^"]*)"[^>]*>(.*?)</option>', match.group(1), re.S)
+    return {html.unescape(value): html.unescape(label).strip() for value, label in options}
+
+
+def options_of(page: str, select_id: str) -> list[str]:
+    """The values of the <option>s of the <select> with ``select_id``, in order."""
+    return list(labelled_options(page, select_id))
+
+
+def radios_of(page: str, name: str) -> list[str]:
+    """The values of the radio buttons called ``name``, in order."""
+    pattern = rf'<input type="radio" name="{name}" value="([^"]*)"'
+    return [html.unescape(value) for value in re.findall(pattern, page)]
+
+
+# The forms read every choice from the core's Literal types (webapp.server.templating.CHOICES):
+# an option typed into a template, or a value missing from one, fails here.
+PADDING_NAMES = list(get_args(PaddingName))
+PADDING_CELLS = ["1", "2", "3", "4"]
+
+
+def test_the_convolve_form_offers_exactly_the_types_values(client: TestClient) -> None:
+    page = client.get("/convolve").text
+    assert radios_of(page, "sample") == list(get_args(SampleName))
+    assert radios_of(page, "operation") == list(get_args(Operation))
+    assert options_of(page, "kernel") == ["", *PRESETS]  # "": your own weights
+    assert options_of(page, "padding") == [*PADDING_NAMES, ""]  # "": a number of cells
+    assert options_of(page, "padding_mode") == list(get_args(PaddingMode))
+    assert options_of(page, "color") == list(get_args(Color))
+    assert options_of(page, "display") == ["", *get_args(Display)]  # "": the kernel's own
+    accepted = attribute(page, "image", "accept").split(",")
+    assert accepted == [f"image/{name.lower()}" for name in ALLOWED_FORMATS]
+
+
+def test_the_lesson_form_offers_exactly_the_types_values(client: TestClient) -> None:
+    page = client.get("/lesson/padding").text
+    assert options_of(page, "lesson-padding") == [*PADDING_NAMES, *PADDING_CELLS[:3]]
+    assert options_of(page, "lesson-mode") == list(get_args(PaddingMode))
+
+
+def test_the_receptive_form_offers_exactly_the_types_values(client: TestClient) -> None:
+    page = client.get("/receptive-field").text
+    assert options_of(page, "sample") == list(get_args(SampleName))
+    layers = re.findall(r'<select[^>]*\sid="kind-(\d+)"', page)
+    assert layers  # the example stack and the template for a new layer (kind-0)
+    for number in layers:
+        assert options_of(page, f"kind-{number}") == list(get_args(LayerKind))
+        assert options_of(page, f"padding-{number}") == [*PADDING_NAMES, *PADDING_CELLS]
+
+
+LABELLED: list[tuple[Any, dict[Any, str]]] = [
+    (Operation, OPERATION_LABELS),
+    (PaddingName, PADDING_NAME_LABELS),
+    (PaddingMode, PADDING_MODE_LABELS),
+    (Display, DISPLAY_LABELS),
+    (Color, COLOR_LABELS),
+]
+
+
+@pytest.mark.parametrize(("kind", "labels"), LABELLED)
+def test_every_choice_has_a_label_in_the_core(kind: Any, labels: dict[Any, str]) -> None:
+    assert list(labels) == list(get_args(kind))
+    assert all(label.strip() for label in labels.values())
+
+
+def test_the_forms_show_the_cores_labels(client: TestClient) -> None:
+    page = client.get("/convolve").text
+    shown: dict[str, dict[Any, str]] = {
+        "padding": PADDING_NAME_LABELS,
+        "padding_mode": PADDING_MODE_LABELS,
+        "color": COLOR_LABELS,
+        "display": DISPLAY_LABELS,
+    }
+    for select_id, labels in shown.items():
+        offered = labelled_options(page, select_id)
+        assert {value: offered[value] for value in labels} == labels, select_id
+    for value, label in OPERATION_LABELS.items():
+        assert re.search(rf'value="{value}"[^>]*> {re.escape(label)}</label>', page), value
 
 
 def test_no_cdn_anywhere() -> None:

@@ -19,6 +19,13 @@ from numpy.typing import NDArray
 
 Display = Literal["clip", "abs", "normalize", "diverging"]
 DISPLAYS: tuple[Display, ...] = ("clip", "abs", "normalize", "diverging")
+DISPLAY_LABELS: dict[Display, str] = {
+    "clip": "clip to 0..255",
+    "abs": "absolute value",
+    "normalize": "stretch min..max",
+    "diverging": "blue \u2212 / white 0 / red +",
+}
+"""Each display as the forms offer it: what it does to the numbers."""
 
 # Anchor colours of the diverging map (ColorBrewer's RdBu, reversed so that red is positive).
 _DIVERGING_ANCHORS = np.array(

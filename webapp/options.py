@@ -126,3 +126,11 @@ def parse_json_field(text: str | bytes, field: str) -> JsonValue:
     except ValueError as error:  # broken JSON, bad UTF-8, an integer of 4300+ digits
         raise InvalidInput(f"{field} is not valid JSON: {error}.", field=field) from None
     return value
+
+
+OPERATION_LABELS: dict[Operation, str] = {
+    "convolve": "Convolve with a kernel",
+    "max-pool": "Max pool",
+    "avg-pool": "Average pool",
+}
+"""Each operation as the forms offer it."""

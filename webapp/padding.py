@@ -22,10 +22,24 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from webapp.arithmetic import PaddingName
 from webapp.errors import InvalidArithmetic
 
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 PADDING_MODES: tuple[PaddingMode, ...] = ("zeros", "reflect", "replicate", "circular")
+PADDING_MODE_LABELS: dict[PaddingMode, str] = {
+    "zeros": "zeros",
+    "reflect": "a mirror (reflect)",
+    "replicate": "the edge (replicate)",
+    "circular": "the other side (circular)",
+}
+"""Each mode as the forms offer it: what a learner sees in the padding, then the name."""
+PADDING_NAME_LABELS: dict[PaddingName, str] = {
+    "valid": "valid (none)",
+    "same": "same",
+    "full": "full",
+}
+"""The named paddings (`webapp.arithmetic.PaddingName`) as the forms offer them."""
 
 # OpenCV's names for the same four rules. BORDER_REFLECT_101 mirrors without repeating the
 # edge cell, like numpy's and PyTorch's "reflect" (OpenCV's own BORDER_REFLECT repeats it).

@@ -13,13 +13,19 @@ import json
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from webapp import __version__
+from webapp.arithmetic import PaddingName
+from webapp.display import DISPLAY_LABELS, Display
+from webapp.images import ALLOWED_FORMATS, COLOR_LABELS, Color
+from webapp.kernels import PRESETS
+from webapp.options import OPERATION_LABELS, Operation, SampleName
+from webapp.padding import PADDING_MODE_LABELS, PADDING_NAME_LABELS, PaddingMode
 
 NAV: tuple[tuple[str, str], ...] = (
     ("/lesson/padding", "Padding lesson"),
@@ -52,6 +58,25 @@ HTMX_CONFIG: dict[str, Any] = {
 }
 
 
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "operation": tuple((value, OPERATION_LABELS[value]) for value in get_args(Operation)),
+    "padding": tuple((value, PADDING_NAME_LABELS[value]) for value in get_args(PaddingName)),
+    "padding_mode": tuple(
+        (value, PADDING_MODE_LABELS[value]) for value in get_args(PaddingMode)
+    ),
+    "display": tuple((value, DISPLAY_LABELS[value]) for value in get_args(Display)),
+    "color": tuple((value, COLOR_LABELS[value]) for value in get_args(Color)),
+    "sample": tuple((name, name.capitalize()) for name in get_args(SampleName)),
+    "kernel": tuple(PRESETS.values()),
+}
+"""Every choice a form offers, read from the core's types: (value, label) pairs, the sample
+names, and the preset kernels. A template never types an option list of its own, so a new
+value in the core reaches every form (and a missing label fails at import)."""
+
+IMAGE_ACCEPT = ",".join(f"image/{name.lower()}" for name in ALLOWED_FORMATS)
+"""The file picker's ``accept``: the upload formats `webapp.images` decodes."""
+
+
 @lru_cache(maxsize=8)
 def templates_for(directory: Path) -> Jinja2Templates:
     """The templates in ``directory``, with convlens's filters and globals."""
@@ -62,6 +87,8 @@ def templates_for(directory: Path) -> Jinja2Templates:
     environment.globals["nav"] = NAV
     environment.globals["htmx_config"] = json.dumps(HTMX_CONFIG, separators=(",", ":"))
     environment.globals["version"] = __version__
+    environment.globals["choices"] = CHOICES
+    environment.globals["image_accept"] = IMAGE_ACCEPT
     return templates
 
 
