@@ -83,10 +83,9 @@ def test_the_client_pools_numbers(client: Any) -> None:
 
 def test_the_client_convolves_a_photo(client: Any) -> None:
     models, types = module("models"), module("types")
-    photo = types.File(payload=encode(gradient_photo(24, 16)), file_name="photo.png",
+    photo = types.File(payload=encode(gradient_photo(height=16, width=24)), file_name="photo.png",
                        mime_type="image/png")
-    body = models.ConvolveFilesBody.from_dict({"kernel": "sobel-x", "stride": 2})
-    body.image = photo
+    body = models.ConvolveFilesBody(image=photo, kernel="sobel-x", stride=2)
     answer = module("api.convolution.convolve").sync(client=client, body=body)
     assert isinstance(answer, models.PhotoAnswer), answer
     assert answer.input_shape == [16, 24, 3]

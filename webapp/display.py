@@ -18,7 +18,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 Display = Literal["clip", "abs", "normalize", "diverging"]
-DISPLAYS: tuple[Display, ...] = ("clip", "abs", "normalize", "diverging")
 DISPLAY_LABELS: dict[Display, str] = {
     "clip": "clip to 0..255",
     "abs": "absolute value",

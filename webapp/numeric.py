@@ -89,17 +89,6 @@ class NumericAnswer(BaseModel):
     )
 
 
-def convolve_numbers(
-    request: NumericRequest, *, max_numeric_size: int, max_kernel_size: int,
-    max_explained_cells: int,
-) -> dict[str, Any]:
-    """`numeric_answer` as plain JSON data (fields that do not apply left out)."""
-    return numeric_answer(
-        request, max_numeric_size=max_numeric_size, max_kernel_size=max_kernel_size,
-        max_explained_cells=max_explained_cells,
-    ).model_dump(exclude_none=True)
-
-
 def numeric_answer(
     request: NumericRequest, *, max_numeric_size: int, max_kernel_size: int,
     max_explained_cells: int,

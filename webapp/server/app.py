@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from webapp import __version__, engine
-from webapp.autoencoder import preprocessing, reconstruction
+from webapp.autoencoder import preprocessing
 from webapp.autoencoder.registry import ModelRegistry
 from webapp.server.limits import BodySizeLimit
 from webapp.server.memory import keep_freed_buffers
@@ -44,7 +45,7 @@ def _log_to_stderr() -> None:
 
 def compile_loops() -> None:
     """Compile (or load from numba's disk cache) every compiled loop: the convolution's
-    (`webapp.engine`), the drawing preprocessing's and the reconstruction's. At start-up, so
+    (`webapp.engine`) and the drawing preprocessing's. At start-up, so
     that no request waits for the compiler (tests/test_compilation.py checks that none
     does); the Docker image and the test session call it too. Said in the log, since the
     first start of a fresh clone spends a while here."""
@@ -56,7 +57,6 @@ def compile_loops() -> None:
     started = perf_counter()
     engine.compile_ahead()
     preprocessing.compile_ahead()
-    reconstruction.compile_ahead()
     log.info("compiled the convolution loops in %.1f s", perf_counter() - started)
 
 
@@ -104,7 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = app_metrics
     install_problem_handlers(app)
-    request_models = [Problem, *convolve.REQUEST_MODELS, *reconstruct.REQUEST_MODELS]
+    request_models: list[type[BaseModel]] = [
+        Problem, *convolve.REQUEST_MODELS, *reconstruct.REQUEST_MODELS
+    ]
     app.openapi = document_builder(app, request_models)  # type: ignore[method-assign]
     for module in (service, home, lesson, convolve, receptive, reconstruct, models):
         app.include_router(module.router)

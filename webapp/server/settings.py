@@ -61,7 +61,7 @@ class Settings(BaseSettings):
 
     @property
     def numeric_limits(self) -> dict[str, int]:
-        """The limits `webapp.numeric.convolve_numbers` takes, as keyword arguments."""
+        """The limits `webapp.numeric.numeric_answer` takes, as keyword arguments."""
         return {
             "max_numeric_size": self.max_numeric_size,
             "max_kernel_size": self.max_kernel_size,

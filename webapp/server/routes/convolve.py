@@ -17,7 +17,7 @@ from pydantic import JsonValue
 from webapp.errors import InvalidInput
 from webapp.images import MEDIA_TYPES
 from webapp.kernels import PRESETS, PresetAnswer
-from webapp.numeric import convolve_numbers
+from webapp.numeric import NumericAnswer, numeric_answer
 from webapp.options import NumericRequest, PhotoOptions, parse_json_field
 from webapp.photos import PhotoAnswer, PhotoResult, convolve_photo, sample_photo
 from webapp.server.bodies import media_type, read_form, read_json, validated
@@ -115,7 +115,7 @@ async def convolve_page(request: Request) -> Response:
     "/convolve",
     summary="Convolve a photo or a list of numbers",
     openapi_extra=_OPENAPI,
-    response_model=PhotoAnswer,
+    response_model=PhotoAnswer | NumericAnswer,
 )
 async def convolve(request: Request) -> Response:
     """Apply a kernel with a stride, padding and dilation.
@@ -129,7 +129,7 @@ async def convolve(request: Request) -> Response:
     kind = media_type(request)
     if kind == "application/json":
         numeric = validated(NumericRequest, await read_json(request))
-        compute_numbers = partial(convolve_numbers, numeric, **settings.numeric_limits)
+        compute_numbers = partial(numeric_answer, numeric, **settings.numeric_limits)
         return await respond(request, Representations(media_types=("application/json",)),
                              compute_numbers, Renderers(data=lambda answer: answer),
                              run=queue.run)

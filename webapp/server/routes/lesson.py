@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import JsonValue
 
-from webapp.numeric import convolve_numbers
+from webapp.numeric import NumericAnswer, numeric_answer
 from webapp.options import NumericRequest
 from webapp.padding import PADDING_MODES
 from webapp.server.bodies import validated
@@ -42,9 +42,9 @@ async def padding_lesson(request: Request) -> Response:
     weights = number_list(weights_text, "weights", MAX_LESSON_KERNEL)
     numeric = validated(NumericRequest, {"input": values, "weights": weights, **fields})
 
-    def view(answer: dict[str, Any]) -> dict[str, Any]:
+    def view(answer: NumericAnswer) -> dict[str, Any]:
         return {
-            "lesson": lesson_view(values, numeric, answer),
+            "lesson": lesson_view(values, numeric, answer.model_dump(exclude_none=True)),
             "form": {**numeric.model_dump(), "input": input_text, "weights": weights_text},
             "padding_modes": PADDING_MODES,
         }
@@ -52,7 +52,7 @@ async def padding_lesson(request: Request) -> Response:
     return await respond(
         request,
         Representations(fragment="partials/lesson_result.html", page="lesson.html"),
-        lambda: convolve_numbers(numeric, **settings.numeric_limits),
+        lambda: numeric_answer(numeric, **settings.numeric_limits),
         Renderers(view=view),
         run=queue.run,
     )
