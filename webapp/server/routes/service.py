@@ -8,7 +8,6 @@ import cv2
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from webapp import __version__
@@ -31,7 +30,8 @@ class HealthAnswer(BaseModel):
     engine: str
     queue: QueueState
     providers: dict[str, Any] | None = Field(
-        None, description="onnxruntime providers: available, requested, warnings."
+        None, description="onnxruntime providers: available, requested, whether CUDA's "
+        "libraries were preloaded (cuda_libraries), warnings."
     )
     models: dict[str, dict[str, Any]] | None = Field(
         None, description="Each model's status and the provider it really got."
@@ -61,8 +61,9 @@ async def health(request: Request) -> Response:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     """Requests and latency per route, queue depth, rejections, each model's provider."""
-    registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    # Every process's numbers added up when `convlens serve --workers N` runs several.
+    body, media_type = request.app.state.metrics.exposition()
+    return Response(body, media_type=media_type)
 
 
 @router.get("/docs", include_in_schema=False)
