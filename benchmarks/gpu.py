@@ -7,7 +7,7 @@ For the CPU and for each GPU provider that onnxruntime lists (CUDA; TensorRT whe
 library loads), the models are loaded through convlens's own `ModelRegistry`, as the server
 loads them: the same provider choice (``CONVLENS_PROVIDERS`` short names), the same
 ``onnxruntime.preload_dlls`` call, the same one-thread session options. Each row is the
-median of several timed runs of `Autoencoder.run` on held-out MNIST digits (repeated up to
+median of several timed runs of `OnnxAutoencoder.run` on held-out MNIST digits (repeated up to
 the batch size), after warm-up runs, with the time per digit. A GPU run includes the copies
 to and from the device: that is what a request pays.
 
@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.results import Report, write_section  # noqa: E402
 from tests.drawings import holdout_digits  # noqa: E402
 from webapp.autoencoder.providers import CPU, tensorrt_loads  # noqa: E402
-from webapp.autoencoder.registry import Autoencoder, ModelRegistry  # noqa: E402
+from webapp.autoencoder.registry import ModelRegistry, OnnxAutoencoder  # noqa: E402
 from webapp.server.settings import Settings  # noqa: E402
 
 BATCHES = (1, 256, 1024)
@@ -74,7 +74,9 @@ HEADER = ["model", "asked for", "active provider", "batch", "median ms", "µs pe
           "digits/s", "runs"]
 
 
-def median_ms(model: Autoencoder, digits: NDArray[np.float32], seconds: float) -> tuple[float, int]:
+def median_ms(
+    model: OnnxAutoencoder, digits: NDArray[np.float32], seconds: float
+) -> tuple[float, int]:
     """Median milliseconds of ``model.run(digits)`` and how many runs it is the median of:
     enough runs to fill about ``seconds``, at least 5 and at most 200, after warm-up runs
     (the first GPU runs allocate memory and pick kernels)."""
@@ -140,7 +142,7 @@ def main() -> None:
         say("No GPU provider in this onnxruntime: CPU rows only (install onnxruntime-gpu "
             "on a machine with an NVIDIA GPU for the GPU rows).")
     say("Sessions as the server makes them: one intra-op thread each. Each row: the median "
-        "of the timed runs of `Autoencoder.run`, copies to and from the device included.")
+        "of the timed runs of `OnnxAutoencoder.run`, copies to and from the device included.")
 
     digits = holdout_digits()[0].astype(np.float32) / 255.0
     batches = {size: np.ascontiguousarray(np.resize(digits, (size, 28, 28)))

@@ -3,7 +3,7 @@
     python benchmarks/reconstruct.py            # about a minute
     python benchmarks/reconstruct.py --no-latency --rounds 9   # only /reconstruct vs /health
 
-1. In-process latency of each model (`Autoencoder.run`) at batch 1 and batch 256, median of
+1. In-process latency of each model (`OnnxAutoencoder.run`) at batch 1 and batch 256, median of
    many runs, with the time per digit. Target: batch 1 under 1 ms on the CPU.
 2. HTTP throughput of `POST /reconstruct` (a 280x280 PNG drawing: decoding, MNIST
    preprocessing, the seed model and the JSON answer) against `GET /health` on the same

@@ -20,7 +20,7 @@ from webapp.autoencoder.reconstruction import (
     reconstruct_pixel_batch,
     reconstruct_pixels,
 )
-from webapp.autoencoder.registry import Autoencoder, ModelRegistry
+from webapp.autoencoder.registry import ModelRegistry, OnnxAutoencoder
 from webapp.errors import InvalidInput
 from webapp.server.app import create_app
 from webapp.server.settings import Settings
@@ -89,13 +89,13 @@ def test_a_batch_runs_the_model_once(
     models: ModelRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sizes: list[int] = []
-    run = Autoencoder.run
+    run = OnnxAutoencoder.run
 
-    def counted(self: Autoencoder, digits: Any, *, all_layers: bool = False) -> Any:
+    def counted(self: OnnxAutoencoder, digits: Any, *, all_layers: bool = False) -> Any:
         sizes.append(len(digits))
         return run(self, digits, all_layers=all_layers)
 
-    monkeypatch.setattr(Autoencoder, "run", counted)
+    monkeypatch.setattr(OnnxAutoencoder, "run", counted)
     reconstruct_pixel_batch(PixelsBatchRequest(pixels=five_digits() * 40), models)
     assert sizes == [200]
 

@@ -1,7 +1,7 @@
 """The autoencoder's JSON answers: the API's typed contract for reconstructions and models.
 
 These pydantic models are what ``/openapi.json`` publishes and generated clients parse; each
-is built from the core result it describes (`Reconstruction`, `Autoencoder`), next to it.
+is built from the core result it describes (`Reconstruction`, `OnnxAutoencoder`), next to it.
 Shapes are ``[height, width, channels]``, the lesson's order.
 """
 
@@ -20,7 +20,7 @@ from webapp.autoencoder.reconstruction import (
     rounded_values,
     to_gray_pixels,
 )
-from webapp.autoencoder.registry import Autoencoder
+from webapp.autoencoder.registry import OnnxAutoencoder
 from webapp.images import data_url, encode_image
 
 
@@ -156,7 +156,7 @@ class ModelDescription(BaseModel):
     error: str | None = Field(None, description="Why an unavailable model did not load.")
 
     @classmethod
-    def of(cls, model: Autoencoder) -> Self:
+    def of(cls, model: OnnxAutoencoder) -> Self:
         return cls.model_validate(model.describe())
 
     @classmethod

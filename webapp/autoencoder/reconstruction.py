@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from webapp.autoencoder.preprocessing import drawing_to_digit
-from webapp.autoencoder.registry import Autoencoder, LayerInfo, ModelRegistry
+from webapp.autoencoder.registry import LayerInfo, ModelRegistry, OnnxAutoencoder
 from webapp.display import DIVERGING_COLOURS
 from webapp.errors import InvalidInput
 from webapp.images import open_upright
@@ -83,7 +83,7 @@ def is_batch(pixels: JsonValue) -> bool:
 class Reconstruction:
     """One digit through one model, with everything a learner may want to see."""
 
-    model: Autoencoder
+    model: OnnxAutoencoder
     digit: NDArray[np.float32]
     """The clean 28x28 input, as preprocessed."""
     noisy: NDArray[np.float32] | None
@@ -218,7 +218,7 @@ def add_noise(digit: NDArray[np.float32], amount: float, seed: int | None) -> ND
 
 
 def reconstruct_digit(
-    digit: NDArray[np.float32], model: Autoencoder, options: ReconstructOptions
+    digit: NDArray[np.float32], model: OnnxAutoencoder, options: ReconstructOptions
 ) -> Reconstruction:
     """A prepared 28x28 digit (float32 in [0, 1]: this module's own output, not a user's
     numbers, which `reconstruct_pixels` checks first) through ``model``."""
@@ -245,7 +245,7 @@ def reconstruct_digit(
 
 
 def reconstruct_digits(
-    digits: NDArray[np.float32], model: Autoencoder, options: ReconstructOptions
+    digits: NDArray[np.float32], model: OnnxAutoencoder, options: ReconstructOptions
 ) -> list[Reconstruction]:
     """Prepared digits (N x 28 x 28, float32 in [0, 1], C order) through ``model`` in one
     run: the graph's batch dimension is free, and on a GPU one run of many digits costs

@@ -100,7 +100,7 @@ class ModelRun:
     """Layer name to N x H x W x C; only the latent layer unless all layers were asked for."""
 
 
-class Autoencoder:
+class OnnxAutoencoder:
     """One model: its inference session, its layer table and its card."""
 
     def __init__(self, name: str, path: Path, providers: list[str]) -> None:
@@ -239,7 +239,7 @@ class ModelRegistry:
             if full_name and full_name not in available:
                 self._warn(f"CONVLENS_PROVIDERS: {full_name} is not in this onnxruntime "
                            f"({', '.join(available)}); skipped")
-        self.models: dict[str, Autoencoder] = {}
+        self.models: dict[str, OnnxAutoencoder] = {}
         self.unavailable: dict[str, str] = {}
         paths = sorted(model_dir.glob("*.onnx"), key=_model_order)
         if not paths:
@@ -269,16 +269,16 @@ class ModelRegistry:
                 f"{self.available_providers}). Install onnxruntime-gpu with CUDA, or unset it."
             )
 
-    def _load(self, path: Path) -> Autoencoder:
+    def _load(self, path: Path) -> OnnxAutoencoder:
         """The model at ``path`` on the requested providers, or on the CPU alone when a GPU
         provider makes the session fail outright (onnxruntime usually falls back by itself,
         but not for every failure)."""
         try:
-            return Autoencoder(path.stem, path, self.requested_providers)
+            return OnnxAutoencoder(path.stem, path, self.requested_providers)
         except ModelLoadError as error:
             if not any(is_gpu(provider) for provider in self.requested_providers):
                 raise
-            model = Autoencoder(path.stem, path, [CPU])
+            model = OnnxAutoencoder(path.stem, path, [CPU])
             self._warn(f"model {path.stem}: GPU providers failed ({error}); running on the CPU")
             return model
 
@@ -287,10 +287,10 @@ class ModelRegistry:
         logger.warning(message)
         self.warnings.append(message)
 
-    def __iter__(self) -> Iterator[Autoencoder]:
+    def __iter__(self) -> Iterator[OnnxAutoencoder]:
         return iter(self.models.values())
 
-    def get(self, name: str) -> Autoencoder:
+    def get(self, name: str) -> OnnxAutoencoder:
         """The model called ``name``, or an error listing the valid names."""
         if name in self.models:
             return self.models[name]

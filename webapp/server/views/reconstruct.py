@@ -21,7 +21,7 @@ from webapp.autoencoder.reconstruction import (
     reconstruct_digit,
     to_gray_pixels,
 )
-from webapp.autoencoder.registry import Autoencoder, LayerInfo, ModelRegistry
+from webapp.autoencoder.registry import LayerInfo, ModelRegistry, OnnxAutoencoder
 from webapp.images import encode_image
 
 
@@ -54,7 +54,7 @@ def load_samples(model_dir: Path) -> tuple[NDArray[np.uint8], NDArray[np.int64]]
 
 
 def held_out_digits(
-    model_dir: Path, count: int, autoencoder: Autoencoder | None = None
+    model_dir: Path, count: int, autoencoder: OnnxAutoencoder | None = None
 ) -> list[HeldOutDigit]:
     """The lesson's figure: the first ``count`` held-out digits and, with ``autoencoder``,
     what it makes of them (one batch through the model)."""
@@ -140,7 +140,7 @@ def code_view(latent: NDArray[np.float32]) -> dict[str, Any]:
 
 
 def layer_table(
-    model: Autoencoder, images: dict[str, str], input_image: str | None = None
+    model: OnnxAutoencoder, images: dict[str, str], input_image: str | None = None
 ) -> dict[str, Any]:
     """The lesson's table for ``model``, row by row: output shape, parameters and, when a
     digit went through (``images``: layer name to its feature maps), what each layer made."""
