@@ -21,7 +21,10 @@ INTRO = (
     "measured in the same run, interleaved, as medians: the machines are shared and noisy, "
     "so absolute times mean little."
 )
-LIBRARIES = ("numpy", "numba", "opencv-python-headless", "pillow", "onnxruntime", "fastapi")
+LIBRARIES = ("numpy", "numba", "opencv-python-headless", "pillow", "onnxruntime",
+             "onnxruntime-gpu", "fastapi")
+"""Distributions named with their versions (onnxruntime-gpu provides the same module as
+onnxruntime, so whichever of the two is installed is named)."""
 
 
 def cpu_model() -> str:
