@@ -8,7 +8,7 @@ with stride ``s`` and dilation ``d``. Image processing's true convolution flips 
 first (``flip=True``); for symmetric kernels (box, Gaussian, Laplacian) the two agree, for
 Sobel or emboss they differ in sign or direction.
 
-How the engine works, and why (measured in ``benchmarks/convolve.py``):
+How the engine works, and why (``benchmarks/convolve.py`` holds each choice against OpenCV):
 
 * **Separable kernels** at stride 1 (an outer product of a column and a row, like box,
   Gaussian and Sobel) run as two 1-D passes in OpenCV's ``sepFilter2D``, which reads 8-bit
@@ -18,7 +18,8 @@ How the engine works, and why (measured in ``benchmarks/convolve.py``):
   (a quarter of the work at stride 2); **dilation** only moves where each tap reads, so a
   dilated 3x3 costs what a 3x3 costs. It converts 8-bit pixels to floats one row at a time,
   just before they are read, where OpenCV's ``filter2D`` needs the whole image converted
-  first; and it uses both cores where ``filter2D`` used one at 512^2.
+  first; and it spreads its rows over the cores, where ``filter2D`` keeps a 512^2 image on
+  one.
 * Float pixels (the numeric mode's small examples) with a kernel under 9x9 at stride 1 go
   to ``filter2D``, which reads them without converting: there it is the faster of the two.
 * **Padding** is explicit (``webapp.padding``) except for OpenCV at stride 1, which reads
@@ -206,8 +207,7 @@ def _correlate(
 
 LOOP_FROM_TAPS = 81
 """From this many taps (9x9) the compiled loop beats filter2D even on float pixels, which
-filter2D reads without converting (measured at 512^2 and 2048^2: 0.86-0.99 at 9x9, 0.35-0.44
-at 15x15; 1.1-1.3 at 5x5 and 7x7)."""
+filter2D reads without converting; below it (5x5, 7x7) filter2D is the faster."""
 
 
 def _opencv_filter(
@@ -253,7 +253,7 @@ def _anchor(axis: AxisArithmetic) -> tuple[int, int]:
     The anchor is the padding before the first cell, except when the kernel's centre gives
     the same cells: OpenCV's fast paths for symmetric kernels (box, Gaussian, Laplacian)
     need the centre anchor. A "valid" correlation is then the centre-anchored result cut
-    down (measured: a 3x3 Gaussian on 8-bit pixels 1.5-1.9x faster than anchored at 0).
+    down, faster than the same filter anchored at 0.
 
     >>> rows = axis_arithmetic(10, 3)  # valid: 8 outputs, output 0 centred on input 1
     >>> _anchor(rows)
@@ -284,12 +284,12 @@ def _rank_one_factors(
     shape: tuple[int, ...], weights: bytes
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
     """`_separable_factors` for the kernel with these float64 bytes, remembered: the same
-    presets come again and again. (Measured: 20 µs of small numpy calls before OpenCV's
-    filter cost 0.2 ms at 512^2, its worker threads having gone to sleep meanwhile.)"""
+    presets come again and again, and the small numpy calls that find the factors delay
+    OpenCV's filter long enough for its worker threads to go to sleep."""
     kernel = np.frombuffer(weights, dtype=np.float64).reshape(shape)
     # If kernel == outer(c, r), its column through the largest weight is c times a number
     # and its row through it is r times a number: their outer product over that weight is
-    # the kernel again. Any other kernel fails the check. (An SVD says the same, at 40 µs.)
+    # the kernel again. Any other kernel fails the check. (An SVD says the same, slower.)
     row_index, column_index = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
     pivot = kernel[row_index, column_index]
     if pivot == 0:
@@ -306,8 +306,8 @@ def _two_passes_pay(kernel: NDArray[np.float64], eight_bit: bool) -> bool:
 
     Two passes cost ``k_h + k_w`` multiply-adds per cell instead of ``k_h * k_w``; on float
     pixels that pays only from 5x5 up (OpenCV's direct 3x3 filter is as fast). On 8-bit
-    pixels it always pays: OpenCV's row pass reads the bytes directly, so the image is never
-    converted to floats as a whole (measured: 0.4-0.6 of filter2D's time, 3x3 included).
+    pixels it always pays, 3x3 included: OpenCV's row pass reads the bytes directly, so the
+    image is never converted to floats as a whole.
     """
     if eight_bit:
         return kernel.size > 1
