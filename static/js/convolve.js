@@ -295,14 +295,18 @@
     explainForm.requestSubmit();
   });
 
+  // htmx fires afterSwap on each element it swapped: the result, then the numbers out of
+  // band (whose detail.target is still the result), so the element swapped is event.target.
   document.body.addEventListener("htmx:afterSwap", function (event) {
-    if (event.detail.target === result) {
+    if (event.target === result) {
       fitExplainForm();
       if (chosen) {
-        // Same cell on the new output (kept inside it), explained again.
+        // The new pictures come without overlays: the explanation still shown keeps its
+        // window outlined until the new one (same cell, kept inside the new output) arrives.
+        markWindow();
         explain(clampCell(chosen, outputSize()));
       }
-    } else if (event.detail.target.id === "explanation") {
+    } else if (event.target.id === "explanation") {
       // The window is drawn once the server has said where it is; the chosen cell is
       // left alone (the arrows may have moved on while this answer was coming).
       if (document.getElementById("explained")) markWindow();

@@ -129,10 +129,30 @@ def test_an_explained_pixel_sums_like_the_api(page: Page, live_server: str, shoo
     page.wait_for_selector("#explained[data-channel='2'][data-row='6']")
     assert float(page.get_attribute("#explained", "data-sum") or "nan") == api_value(2, 6, 10)
 
-    # Change the geometry: the explanation follows the same pixel.
+    # Change the geometry: the explanation follows the same pixel, and while the new one is
+    # on its way the explanation still shown keeps its window outlined on the new pictures.
+    page.evaluate(WATCH_THE_WINDOW_BOX)
     page.fill("#stride", "1")
     page.wait_for_selector("#explained[data-row='6'][data-column='10'][data-top='6']")
+    assert page.evaluate("window.__windowBoxHidden") == [], "the window box blinked out"
+    assert page.is_visible(".window-box")
     shoot(page, "convolve-explained")
+
+
+# Records each time the page settles (a MutationObserver runs once the script that changed
+# the page is done, before anything is painted) with an explanation shown but its window box
+# hidden or gone: what a learner would see blink.
+WATCH_THE_WINDOW_BOX = """() => {
+  window.__windowBoxHidden = [];
+  new MutationObserver(() => {
+    const box = document.querySelector('#result .window-box');
+    const explained = document.getElementById('explained');
+    if (explained && (!box || box.hidden)) {
+      window.__windowBoxHidden.push(explained.dataset.top + ',' + explained.dataset.left);
+    }
+  }).observe(document.getElementById('main'), {subtree: true, childList: true,
+                                               attributes: true});
+}"""
 
 
 def test_an_error_appears_next_to_its_field(page: Page, allowed_console: list[str]) -> None:
