@@ -202,6 +202,10 @@ def linear_parameters(in_features: int, out_features: int, *, bias: bool = True)
 
 
 LayerKind = Literal["conv", "max_pool", "avg_pool"]
+LAYER_KIND_LABELS: dict[LayerKind, str] = {
+    "conv": "Conv", "max_pool": "Max pool", "avg_pool": "Average pool"
+}
+"""How the pages name each kind of layer."""
 
 
 @dataclass(frozen=True)

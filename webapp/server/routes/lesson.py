@@ -10,7 +10,6 @@ from pydantic import JsonValue
 
 from webapp.numeric import NumericAnswer, numeric_answer
 from webapp.options import NumericRequest
-from webapp.padding import PADDING_MODES
 from webapp.server.bodies import validated
 from webapp.server.negotiation import Renderers, Representations, respond
 from webapp.server.state import app_settings, work_queue
@@ -46,7 +45,6 @@ async def padding_lesson(request: Request) -> Response:
         return {
             "lesson": lesson_view(values, numeric, answer.model_dump(exclude_none=True)),
             "form": {**numeric.model_dump(), "input": input_text, "weights": weights_text},
-            "padding_modes": PADDING_MODES,
         }
 
     return await respond(

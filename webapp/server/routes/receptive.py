@@ -7,14 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from webapp.arithmetic import StackLayer
+from webapp.arithmetic import LAYER_KIND_LABELS, StackLayer
 from webapp.errors import InvalidInput
 from webapp.options import SAMPLE_NAMES
 from webapp.server.negotiation import Renderers, Representations, respond
 from webapp.server.state import app_settings
 from webapp.server.views.receptive import (
     EXAMPLES,
-    KINDS,
     MAX_LAYERS,
     RF_SIZES,
     choice_number,
@@ -54,9 +53,8 @@ async def receptive_field_page(request: Request) -> Response:
             # Row and column stay empty (the centre cell) until the learner picks one.
             "form": {"size": size, "sample": sample, "row": query.get("row", ""),
                      "column": query.get("column", "")},
-            "kinds": KINDS,
+            "kinds": LAYER_KIND_LABELS,
             "sizes": RF_SIZES,
-            "samples": SAMPLE_NAMES,
             "examples": [(key, label, stack_query(example)) for key, label, example in EXAMPLES],
             "max_kernel_size": settings.max_kernel_size,
             "max_layers": MAX_LAYERS,

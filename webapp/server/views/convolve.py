@@ -15,8 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from webapp.convolution import Convolution, explain_cell
 from webapp.errors import InvalidInput
 from webapp.images import OutputFormat, data_url, encode_image
-from webapp.kernels import PRESETS
-from webapp.options import SAMPLE_NAMES, PhotoOptions
+from webapp.options import PhotoOptions
 from webapp.photos import PhotoAnswer, PhotoResult
 from webapp.pooling import pool_window, reduce_window
 from webapp.server.templating import number
@@ -82,8 +81,6 @@ def page_view(result: PhotoResult, *, max_kernel_size: int) -> dict[str, Any]:
 def form_context(options: PhotoOptions, max_kernel_size: int) -> dict[str, Any]:
     """The form's choices and its current values, so a page posted back keeps them."""
     return {
-        "presets": list(PRESETS.values()),
-        "samples": SAMPLE_NAMES,
         "max_kernel_size": max_kernel_size,
         "form": {
             **options.model_dump(),

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from webapp.arithmetic import (
+    LAYER_KIND_LABELS,
     LayerKind,
     Padding,
     StackLayer,
@@ -23,7 +24,6 @@ from webapp.errors import InvalidInput
 from webapp.images import data_url, encode_image
 
 _LAYER_FIELDS = ("kind", "kernel", "stride", "padding", "dilation")
-KINDS: dict[str, str] = {"conv": "Conv", "max_pool": "Max pool", "avg_pool": "Average pool"}
 MAX_LAYERS = 10
 _MAX_LAYER_NUMBER = 16
 RF_SIZES = (16, 32, 64, 128, 256)
@@ -77,10 +77,10 @@ def parse_layers(items: list[tuple[str, str]], max_kernel_size: int) -> list[Sta
 
         field = f"layer-{index + 1}"
         kind = given("kind", "conv")
-        if kind not in KINDS:
+        if kind not in LAYER_KIND_LABELS:
             raise InvalidInput(f"Layer {index + 1}: kind must be conv, max_pool or avg_pool, "
                                f"not {kind!r}.", field=field)
-        layer_kind: LayerKind = kind  # type: ignore[assignment]  # checked just above
+        layer_kind: LayerKind = kind  # narrowed by the membership test just above
         padding_text = given("padding", "valid")
         padding: Padding
         if padding_text in ("valid", "same", "full"):
@@ -132,7 +132,7 @@ def stack_view(
         )
         rows.append({
             "layer": layer,
-            "label": KINDS[layer.kind],
+            "label": LAYER_KIND_LABELS[layer.kind],
             "field": field,
             "effective_kernel": effective_kernel_size(layer.kernel, layer.dilation),
             "size_formula": arithmetic.formula,
