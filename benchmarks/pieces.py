@@ -1,18 +1,21 @@
 """Benchmark the hand-written pieces that a library could do instead: does each earn its place?
 
-    python benchmarks/pieces.py             # about a minute
-    python benchmarks/pieces.py --quick     # fewer rounds
+    python benchmarks/pieces.py             # 11 rounds
+    python benchmarks/pieces.py --quick     # 5 rounds
 
-(The reconstruction's compiled loops and the max filter that thickens thin strokes lost
-this comparison and were replaced by numpy and OpenCV's ``dilate``.)
+(The reconstruction's compiled loops, the max filter that thickens thin strokes and the
+small-PNG writer lost this comparison and were replaced by numpy, OpenCV's ``dilate`` and
+OpenCV's ``imencode``.)
 
 A piece stays hand-written only where it makes the path a user waits for at least 10%
 faster (`TARGET`); otherwise the library's way is used. For each piece, both ways are
 timed in the same run, interleaved, median of the rounds, twice: the piece alone, and the
 request path it lies on (the in-process work of that request, HTTP aside):
 
-1. the PNG writer for small pictures (`webapp.images.small_png`) against Pillow and
-   OpenCV's encoders, on the pictures of a /reconstruct answer;
+1. small PNGs (no hand-written piece any more: which library and zlib level): the server's
+   way, OpenCV's ``imencode`` at `webapp.images.SMALL_PNG_LEVEL`, against OpenCV at other
+   levels and Pillow, on the pictures of a /reconstruct answer; with the bytes each writes
+   (they travel base64-encoded in the JSON answer);
 2. the drawing's block-max shrink (`_shrink_large_drawing`) against numpy's max over a
    reshaped array, on a large drawing;
 3. the BOX resample into 28x28 (`_box_resample`) against Pillow's ``resize(BOX, box=...)``;
@@ -22,8 +25,8 @@ request path it lies on (the in-process work of that request, HTTP aside):
    request's path); it stays because onnxruntime cannot list a model's weights and the
    ``onnx`` package is not a runtime dependency.
 
-Ratios are hand-written / library: below 1.0 the hand-written piece is faster. Writes the
-``## pieces.py`` section of benchmarks/RESULTS.md.
+Ratios are hand-written / library (for 1, the server's way / the alternative): below 1.0
+the first is faster. Writes the ``## pieces.py`` section of benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -34,12 +37,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw
@@ -91,15 +94,59 @@ def swapped(module: Any, name: str, replacement: object) -> Iterator[None]:
         setattr(module, name, original)
 
 
-def pillow_png(pixels: NDArray[np.uint8]) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "PNG", compress_level=0)
-    return buffer.getvalue()
+def pillow_png(level: int) -> Callable[[NDArray[np.uint8]], bytes]:
+    """Pillow's PNG encoder at zlib ``level``, as a stand-in for `images._small_png`."""
+    def encode(pixels: NDArray[np.uint8]) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, "PNG", compress_level=level)
+        return buffer.getvalue()
+    return encode
 
 
-def opencv_png(pixels: NDArray[np.uint8]) -> bytes:
-    bgr = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR) if pixels.ndim == 3 else pixels
-    return bytes(cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 0])[1])
+def small_png_table(canvas: Callable[[], object], rounds: int, say: Report) -> None:
+    """1: the server's small-PNG encoder / each alternative, alone and on /reconstruct."""
+    server_png = images._small_png
+    pictures: list[NDArray[np.uint8]] = []
+
+    def kept(pixels: NDArray[np.uint8]) -> bytes:
+        pictures.append(pixels)
+        return server_png(pixels)
+
+    with swapped(images, "_small_png", kept):
+        canvas()
+    level = images.SMALL_PNG_LEVEL
+    shapes = ", ".join("x".join(map(str, picture.shape)) for picture in pictures)
+    written = sum(len(server_png(picture)) for picture in pictures)
+    say(f"1. small PNGs on /reconstruct ({len(pictures)} pictures: {shapes}): the server's way, "
+        f"OpenCV imencode at level {level} ({written:,} bytes), / each alternative")
+    say(f"   {'alternative':<20} {'alone':>6} {'its path':>9} {'path ms':>8} {'bytes':>7}")
+    alternatives: Sequence[tuple[str, Callable[[], AbstractContextManager[None]]]] = [
+        (f"OpenCV level {other}", partial(swapped, images, "SMALL_PNG_LEVEL", other))
+        for other in (0, 1, 3, 6, 9) if other != level
+    ] + [
+        (f"Pillow level {other}", partial(swapped, images, "_small_png", pillow_png(other)))
+        for other in (0, 1)
+    ]
+    for name, alternative in alternatives:
+        def encoded_by_alternative(
+            alternative: Callable[[], AbstractContextManager[None]] = alternative,
+        ) -> list[bytes]:
+            with alternative():
+                return [images._small_png(picture) for picture in pictures]
+
+        def canvas_by_alternative(
+            alternative: Callable[[], AbstractContextManager[None]] = alternative,
+        ) -> object:
+            with alternative():
+                return canvas()
+
+        alone = interleaved(lambda: [server_png(picture) for picture in pictures],
+                            encoded_by_alternative, rounds, 200)
+        path = interleaved(canvas, canvas_by_alternative, rounds, 20)
+        size = sum(len(encoded) for encoded in encoded_by_alternative())
+        say(f"   {name:<20} {alone[0] / alone[1]:>6.2f} {path[0] / path[1]:>9.2f} "
+            f"{path[1] * 1000:>8.2f} {size:>7,}")
+    say()
 
 
 def numpy_block_max(crop: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -201,6 +248,9 @@ def main() -> None:
             return ReconstructionAnswer.of(result).model_dump_json()
         return run
 
+    canvas = reconstruct(drawing())
+    small_png_table(canvas, rounds, say)
+
     say(f"{'piece':<52} {'alone':>6} {'its path':>9} {'path ms':>8} {'keep if <=':>10}  verdict")
 
     def row(piece: str, alone: tuple[float, float], path: tuple[float, float]) -> None:
@@ -208,23 +258,6 @@ def main() -> None:
         verdict = "keep" if path_ratio <= TARGET else "use the library"
         say(f"{piece:<52} {alone[0] / alone[1]:>6.2f} {path_ratio:>9.2f} "
             f"{path[1] * 1000:>8.2f} {TARGET:>10.2f}  {verdict}")
-
-    canvas = reconstruct(drawing())
-    digit = np.asarray(Image.open(io.BytesIO(drawing())).convert("L").resize((28, 28)))
-    colour = np.dstack([digit] * 3)
-    for name, library in (("Pillow", pillow_png), ("OpenCV", opencv_png)):
-        def by_library(library: Callable[[NDArray[np.uint8]], bytes] = library) -> object:
-            return library(digit), library(colour)
-
-        alone = interleaved(lambda: (images.small_png(digit), images.small_png(colour)),
-                            by_library, rounds, 200)
-
-        def with_library(library: Callable[[NDArray[np.uint8]], bytes] = library) -> object:
-            with swapped(images, "small_png", library):
-                return canvas()
-
-        path = interleaved(canvas, with_library, rounds, 20)
-        row(f"1. small PNG writer vs {name}, /reconstruct", alone, path)
 
     sheet = thin_sheet()
     ink = preprocessing._ink_channel(Image.open(io.BytesIO(sheet)))
@@ -258,8 +291,8 @@ def main() -> None:
         "model); kept: onnxruntime does not list initializers, onnx is no runtime dependency")
     say()
     say("alone: the piece by itself; its path: the in-process work of the request it serves "
-        "(decode, compute, answer), hand-written / library, medians of "
-        f"{rounds} interleaved rounds.")
+        "(decode, compute, answer); ratios hand-written / library (in 1, the server's way / "
+        f"the alternative), medians of {rounds} interleaved rounds; path ms: the second's.")
     if not args.no_write:
         write_section("pieces.py", "python benchmarks/pieces.py" + (" --quick" if args.quick
                                                                    else ""), say.lines)

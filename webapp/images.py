@@ -11,12 +11,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
-import struct
 import warnings
-import zlib
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -150,8 +149,11 @@ def encode_image(pixels: NDArray[np.uint8], image_format: OutputFormat = "png") 
     PNG at zlib level 1 is much faster to write than Pillow's default level 6 for
     slightly larger files: a good trade for an interactive tool.
     """
-    if image_format == "png" and pixels.shape[0] * pixels.shape[1] <= SMALL_PICTURE_PIXELS:
-        return small_png(pixels)
+    height, width = pixels.shape[:2]
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    # OpenCV writes gray, RGB and RGBA; gray + alpha goes through Pillow.
+    if image_format == "png" and height * width <= SMALL_PICTURE_PIXELS and channels != 2:
+        return _small_png(pixels)
     image = Image.fromarray(pixels)
     buffer = io.BytesIO()
     if image_format == "png":
@@ -164,56 +166,23 @@ def encode_image(pixels: NDArray[np.uint8], image_format: OutputFormat = "png") 
 
 
 SMALL_PICTURE_PIXELS = 64 * 64
-"""Pictures up to this many pixels (28x28 digits, feature maps) are written by `small_png`:
-for them Pillow's fixed cost per image is several times the work of compressing the rows."""
+"""Pictures up to this many pixels (28x28 digits, feature maps) are written by OpenCV:
+for them Pillow's fixed cost per image outweighs the work of compressing the rows."""
 
-_PNG_COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}
-"""PNG colour type by channel count: grey, grey + alpha, RGB, RGBA."""
+SMALL_PNG_LEVEL = 1
+"""OpenCV's zlib level for small PNGs (`cv2.IMWRITE_PNG_COMPRESSION`): benchmarks/pieces.py
+compares the levels on /reconstruct's path."""
+
+_TO_BGR = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}
+"""OpenCV reads colour channels as BGR(A); ours are RGB(A). Gray needs no conversion."""
 
 
-def small_png(pixels: NDArray[np.uint8]) -> bytes:
-    """The simplest valid PNG of 8-bit pixels (height x width, or x 1, 2, 3 or 4 channels).
-
-    A PNG (RFC 2083) is an 8-byte signature and chunks, each its length, 4-letter type,
-    data and CRC-32: IHDR (size and pixel format), IDAT (the rows, each led by a filter
-    byte, here 0 = none, as one zlib stream) and IEND. No metadata, by construction.
-    """
-    height, width = pixels.shape[:2]
+def _small_png(pixels: NDArray[np.uint8]) -> bytes:
+    """A PNG of gray, RGB or RGBA pixels by OpenCV: IHDR, IDAT and IEND, no metadata."""
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    rows = np.zeros((height, 1 + width * channels), dtype=np.uint8)
-    rows[:, 1:] = pixels.reshape(height, width * channels)
-    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOR_TYPES[channels], 0, 0, 0)
-    return b"".join((
-        b"\x89PNG\r\n\x1a\n",
-        _png_chunk(b"IHDR", header),
-        _png_chunk(b"IDAT", _stored_zlib(rows.tobytes())),
-        _png_chunk(b"IEND", b""),
-    ))
-
-
-_STORED_BLOCK_BYTES = 65535
-"""The largest stored deflate block (its length field has 16 bits)."""
-
-
-def _stored_zlib(data: bytes) -> bytes:
-    """``data`` as a zlib stream of *stored* (uncompressed) deflate blocks (RFC 1950/1951).
-
-    For a picture of a few hundred bytes, compressing saves a few hundred bytes but sets up
-    a compressor each time (zlib allocates its window and tables on every call); a stored
-    block is a 5-byte header: the final-block flag, the length and the length's one's
-    complement.
-    """
-    blocks = []
-    for start in range(0, len(data), _STORED_BLOCK_BYTES):
-        chunk = data[start : start + _STORED_BLOCK_BYTES]
-        final = start + _STORED_BLOCK_BYTES >= len(data)
-        blocks.append(struct.pack("<BHH", final, len(chunk), len(chunk) ^ 0xFFFF) + chunk)
-    # 0x78 0x01: deflate with a 32 KiB window, no preset dictionary, header check bits.
-    return b"\x78\x01" + b"".join(blocks) + struct.pack(">I", zlib.adler32(data))
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ordered = cv2.cvtColor(pixels, _TO_BGR[channels]) if channels in _TO_BGR else pixels
+    encoded = cv2.imencode(".png", ordered, [cv2.IMWRITE_PNG_COMPRESSION, SMALL_PNG_LEVEL])[1]
+    return encoded.tobytes()
 
 
 def data_url(encoded: bytes, image_format: OutputFormat = "png") -> str:
