@@ -9,7 +9,8 @@ then runs ``--clients`` concurrent clients for ``--seconds``: each sends a mix o
 and ``POST /reconstruct`` (drawings). A separate probe asks ``GET /health`` every 50 ms.
 Every request gets an answer or counts as lost. It prints requests served, answers by
 status, latency percentiles of the admitted (200) requests, /health latency during the
-load, and the server's peak resident memory.
+load, and the server's peak resident memory, and writes them to the ``## load.py`` section
+of benchmarks/RESULTS.md.
 
 Targets: no 5xx other than the queue's deliberate 503 answers, nothing lost, /health p99
 under 100 ms, peak RSS under 1.5 GB, p99 under 5 s for admitted requests.
@@ -34,10 +35,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import Report, write_section  # noqa: E402
 from tests.drawings import drawing  # noqa: E402
 from tests.servers import running_server  # noqa: E402
 
 PRESETS = ["gaussian-blur", "sobel-x", "sharpen", "laplacian", "box-blur", "emboss"]
+say = Report()
 
 
 def photos() -> list[bytes]:
@@ -123,15 +126,15 @@ async def run_load(base: str, clients: int, seconds: float) -> None:
         await asyncio.gather(health_probe(prober), *(client_loop(client) for _ in range(clients)))
 
     served = sum(len(values) for values in latencies.values())
-    print(f"{clients} clients, {seconds:.0f} s: {served} requests served (200), "
-          f"{served / seconds:.1f}/s")
-    print("answers by status: " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
+    say(f"{clients} clients, {seconds:.0f} s: {served} requests served (200), "
+        f"{served / seconds:.1f}/s")
+    say("answers by status: " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
     admitted = latencies["convolve"] + latencies["reconstruct"]
     for name, values in [*latencies.items(), ("all admitted", admitted),
                          ("/health during load", health_latencies)]:
-        print(f"{name:>20}: n={len(values):>5}  p50 {percentile(values, .5) * 1000:7.1f} ms  "
-              f"p95 {percentile(values, .95) * 1000:7.1f} ms  "
-              f"p99 {percentile(values, .99) * 1000:7.1f} ms")
+        say(f"{name:>20}: n={len(values):>5}  p50 {percentile(values, .5) * 1000:7.1f} ms  "
+            f"p95 {percentile(values, .95) * 1000:7.1f} ms  "
+            f"p99 {percentile(values, .99) * 1000:7.1f} ms")
     errors_5xx = sum(v for k, v in statuses.items() if k.startswith("5") and k != "503")
     lost = sum(v for k, v in statuses.items() if k.startswith("lost"))
     checks = {
@@ -141,13 +144,14 @@ async def run_load(base: str, clients: int, seconds: float) -> None:
         "admitted p99 < 5 s": percentile(admitted, .99) < 5.0,
     }
     for name, ok in checks.items():
-        print(f"  {'ok' if ok else 'MISSED'}: {name}")
+        say(f"  {'ok' if ok else 'MISSED'}: {name}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients (50)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long they send (60)")
+    parser.add_argument("--no-write", action="store_true", help="leave RESULTS.md alone")
     args = parser.parse_args()
     stop, peak = threading.Event(), [0]
     with running_server() as (base, server):
@@ -159,7 +163,10 @@ def main() -> None:
         finally:
             stop.set()
     ok = peak[0] < 1.5 * 1024**3
-    print(f"server peak RSS {peak[0] / 1024**2:.0f} MiB: {'ok' if ok else 'MISSED'} (< 1.5 GB)")
+    say(f"server peak RSS {peak[0] / 1024**2:.0f} MiB: {'ok' if ok else 'MISSED'} (< 1.5 GB)")
+    if not args.no_write:
+        write_section("load.py", " ".join(["python", "benchmarks/load.py", *sys.argv[1:]]),
+                      say.lines)
 
 
 if __name__ == "__main__":
