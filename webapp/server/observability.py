@@ -144,8 +144,7 @@ def new_request_id() -> str:
     From Python's own generator (seeded from the OS once per process, and again in a forked
     child), not the OS's on every request: an id needs to be unique, not secret. And
     ``os.urandom`` lets go of the GIL around its system call; on a busy server the event
-    loop then waits for a worker thread to hand it back (70 µs per request, measured with
-    cProfile on the event loop under benchmarks/reconstruct.py's load).
+    loop then waits for a worker thread to hand it back.
     """
     return f"{random.getrandbits(128):032x}"
 
