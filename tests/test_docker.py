@@ -13,28 +13,26 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import re
-import shutil
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests import dockerhost
+from tests.dockerhost import docker
 from tests.drawings import drawing
 
 pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCKER_LOCAL_BASE = Path(__file__).resolve().parents[2] / "shared" / "tools" / "docker-local-base"
 IMAGE = "convlens-test"
 CAT = ROOT / "static" / "samples" / "cat.jpg"
 # The uncompressed image on the stand-in Debian base measured 569 MB (the venv 378 MB of
@@ -46,91 +44,15 @@ IMAGE_SIZE_BUDGET = 850 * 1000**2
 STOP_BUDGET_SECONDS = 5.0
 
 
-def docker_unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() in {"1", "true"}:
-        pytest.fail(f"{reason}; CI is set, so the Docker tests must run here.", pytrace=False)
-    pytest.skip(reason)
-
-
-def docker(*arguments: str, timeout: float = 120) -> str:
-    """The output of ``docker <arguments>``, or a failure that shows what docker said."""
-    result = subprocess.run(
-        ["docker", *arguments], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"docker {' '.join(arguments)} failed (exit {result.returncode}):\n"
-            f"{(result.stdout + result.stderr)[-4000:]}",
-            pytrace=False,
-        )
-    return result.stdout
-
-
-def engine_running() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    info = subprocess.run(["docker", "info"], capture_output=True, timeout=60, check=False)
-    return info.returncode == 0
-
-
-def last_line(output: str) -> str:
-    """The last line a command printed: a skip reason is one line in pytest's summary."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no output"
-
-
 @pytest.fixture(scope="module")
 def base_image() -> str | None:
-    """The base to build on: docker-local-base's stand-in, else the Dockerfile's default."""
-    if DOCKER_LOCAL_BASE.exists():
-        # The first run installs and starts the engine and debootstraps the base: minutes.
-        result = subprocess.run(
-            ["bash", str(DOCKER_LOCAL_BASE)], capture_output=True, text=True, timeout=1800,
-            check=False,
-        )
-        if result.returncode != 0:
-            docker_unavailable(f"{DOCKER_LOCAL_BASE.name} failed: {last_line(result.stderr)}")
-        return result.stdout.split()[-1]
-    if not engine_running():
-        docker_unavailable(f"no Docker engine, and no {DOCKER_LOCAL_BASE} to start one")
-    # An engine with no registry (offline, a mirror-only network, a pull limit) has the
-    # engine but not the base: that is this machine's limit, not a fault of the image.
-    default = re.search(r"^ARG BASE_IMAGE=(\S+)", (ROOT / "Dockerfile").read_text(), re.M)
-    assert default, "the Dockerfile names no default BASE_IMAGE"
-    if not image_id(default.group(1)):
-        try:
-            pull = subprocess.run(["docker", "pull", default.group(1)], capture_output=True,
-                                  text=True, timeout=600, check=False)
-            failure = last_line(pull.stderr or pull.stdout) if pull.returncode else ""
-        except subprocess.TimeoutExpired:
-            failure = "no answer in 600 s"
-        if failure:
-            docker_unavailable(f"the Docker engine cannot pull the base image "
-                               f"{default.group(1)} ({failure})")
-    return None
+    return dockerhost.base_image()
 
 
 @pytest.fixture(scope="module")
 def image(base_image: str | None) -> str:
     """The image, built from the working tree; reruns reuse every unchanged layer."""
-    base = ["--build-arg", f"BASE_IMAGE={base_image}"] if base_image else []
-    previous = image_id(IMAGE)
-    started = time.monotonic()
-    docker("build", "--network", "host", *base, "-t", IMAGE, str(ROOT), timeout=1800)
-    print(f"\ndocker build ({base_image or 'default base'}): {time.monotonic() - started:.0f} s")
-    if previous and previous != image_id(IMAGE):
-        # The image this build replaced: its own layers are nobody's cache now, and each
-        # is a full copy of the file system on the vfs storage docker-local-base uses.
-        subprocess.run(["docker", "rmi", previous], capture_output=True, timeout=120,
-                       check=False)
-    return IMAGE
-
-
-def image_id(name: str) -> str:
-    """The id of the image called ``name``, or "" if there is none."""
-    result = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", name],
-                            capture_output=True, text=True, timeout=60, check=False)
-    return result.stdout.strip() if result.returncode == 0 else ""
+    return dockerhost.build(IMAGE, ROOT, base_image)
 
 
 @dataclass(frozen=True)
