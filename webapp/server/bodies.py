@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from annotated_types import Ge, Le
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, JsonValue, ValidationError
+from pydantic.fields import FieldInfo
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
@@ -28,10 +30,16 @@ async def read_json(request: Request) -> JsonValue:
     return parse_json_field(await request.body(), "body")
 
 
+class FormFields(dict[str, JsonValue]):
+    """A form's fields, where a field sent blank holds "" (`validated` decides what that
+    means: nothing chosen for an optional field, an error for any other)."""
+
+
 async def read_form(
     request: Request, *, file_field: str, json_fields: tuple[str, ...] = ()
-) -> tuple[bytes, dict[str, JsonValue]]:
-    """The uploaded file's bytes and the other fields (blank ones dropped) of a form."""
+) -> tuple[bytes, FormFields]:
+    """The uploaded file's bytes and the other fields of a form. A field sent twice (the
+    padding's name and its number of cells) keeps its last value that is not blank."""
     form = await request.form(max_files=2, max_fields=32)
     try:
         upload = form.get(file_field)
@@ -42,13 +50,14 @@ async def read_form(
                 field=file_field,
             )
         data = await upload.read()
-        fields: dict[str, JsonValue] = {}
+        fields = FormFields()
         for name, value in form.multi_items():
             if name == file_field:
                 continue
             if not isinstance(value, str):
                 raise InvalidInput(f"{name} must be a plain field, not a file.", field=name)
             if value.strip() == "":
+                fields.setdefault(name, "")
                 continue
             fields[name] = parse_json_field(value, name) if name in json_fields else value
     finally:
@@ -62,10 +71,41 @@ def validated(model: type[Model], fields: object) -> Model:
     sentence per field (`webapp.errors.field_errors`)."""
     if not isinstance(fields, dict):
         raise InvalidInput("The body must be a JSON object.", field="body")
+    if isinstance(fields, FormFields):
+        fields = without_blanks(model, fields)
     try:
         return model.model_validate(fields)
     except ValidationError as error:
         raise RequestValidationError(with_allowed_fields(error, model)) from None
+
+
+def without_blanks(model: type[BaseModel], fields: FormFields) -> dict[str, JsonValue]:
+    """A form's fields for ``model``: a blank optional field (default None: no preset, no
+    display, no seed) is left out; any other blank field is an error, never its default, so
+    an emptied stride is said, not silently taken as 1."""
+    kept: dict[str, JsonValue] = {}
+    for name, value in fields.items():
+        info = model.model_fields.get(name)
+        if value != "" or info is None:
+            kept[name] = value  # an unknown field is refused by the model, blank or not
+        elif not info.is_required() and info.default is not None:
+            raise InvalidInput(f"{name} is empty: {_what_to_give(info)}.", field=name)
+    return kept
+
+
+def _what_to_give(info: FieldInfo) -> str:
+    """What an empty field should hold, in the words of its type and limits."""
+    low = next((item.ge for item in info.metadata if isinstance(item, Ge)), None)
+    high = next((item.le for item in info.metadata if isinstance(item, Le)), None)
+    if info.annotation is int:
+        kind = "a whole number"
+    elif info.annotation is float:
+        kind = "a number"
+    else:
+        return "choose or type a value"
+    if low is not None and high is not None:
+        return f"type {kind} from {low} to {high}"
+    return f"type {kind}"
 
 
 def with_allowed_fields(error: ValidationError, model: type[BaseModel]) -> list[dict[str, Any]]:
