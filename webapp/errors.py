@@ -14,6 +14,7 @@ turns them into HTTP answers. The numeric core raises them and never imports Fas
     ├── UnsupportedImageFormat  415  a real image, but not in the allow-list
     ├── ImageTooLarge           413  over the pixel cap, decided from the header
     ├── RequestTooLarge         413  a body over the size cap
+    ├── PhotoExpired            410  a photo key the server no longer holds (send the photo)
     ├── ServerBusy              503  the bounded work queue is full
     └── ModelUnavailable        503  a model that failed to load at start-up
 """
@@ -93,6 +94,13 @@ class RequestTooLarge(ConvlensError):
     """A request body over the size cap."""
 
     status_code = 413
+
+
+class PhotoExpired(ConvlensError):
+    """A photo key (``photo_key``) the server no longer holds: evicted, expired, or given
+    by another server; the client sends the photo itself again."""
+
+    status_code = 410
 
 
 class ServerBusy(ConvlensError):

@@ -41,6 +41,15 @@ class DecodedImage:
     pixels: NDArray[np.uint8]
     format: str
     frames: int
+    photo_size: tuple[int, int] | None = None
+    """The upload's own width and height (upright) when ``pixels`` were fitted to a working
+    size (`fit_to_side`); None when the pixels are the photo's full size."""
+
+    @property
+    def full_size(self) -> tuple[int, int]:
+        """The upload's width and height, whether or not the pixels were fitted."""
+        height, width = self.pixels.shape[:2]
+        return self.photo_size or (width, height)
 
 
 def open_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image.Image:
@@ -49,6 +58,11 @@ def open_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image.I
     Format and size are decided from the header alone: a 100-byte PNG declaring
     100,000 x 100,000 pixels is refused before a single row is inflated.
     """
+    return _load_first_frame(_checked_header(data, max_pixels=max_pixels, field=field), field)
+
+
+def _checked_header(data: bytes, *, max_pixels: int, field: str) -> Image.Image:
+    """A Pillow image whose header passed every check, no pixel decoded yet."""
     if not data:
         raise InvalidImage(f"{field} is empty: send the bytes of a PNG, JPEG, WebP, GIF or BMP.",
                            field=field)
@@ -85,10 +99,17 @@ def open_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image.I
                 f"{max_pixels:,}. Scale it down first.",
                 field=field,
             )
+    return image
+
+
+def _load_first_frame(image: Image.Image, field: str) -> Image.Image:
+    """``image`` with its first frame decoded, or a clear error: never a partial image."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image.seek(0)  # animated GIF/WebP/APNG: the first frame only
             image.load()
-        except Exception as error:  # truncated or corrupt data: never a partial image
+        except Exception as error:  # truncated or corrupt data
             raise InvalidImage(
                 f"{field} could not be decoded (truncated or corrupt): {error}", field=field
             ) from None
@@ -109,24 +130,80 @@ def _upright(image: Image.Image) -> Image.Image:
 
 
 def decode_image(
-    data: bytes, *, max_pixels: int, color: Color = "rgb", field: str = "image"
+    data: bytes, *, max_pixels: int, color: Color = "rgb", field: str = "image",
+    max_side: int | None = None,
 ) -> DecodedImage:
-    """Pixels of an upload, upright (EXIF orientation applied), as 8-bit RGB or gray.
+    """Pixels of an upload, upright (EXIF orientation applied), as 8-bit RGB or gray;
+    with ``max_side``, fitted so that their longer side is at most that (`fit_to_side`).
 
     Alpha is dropped, palettes expanded, CMYK converted, 16-bit gray scaled to 8 bits.
     """
-    image = open_image(data, max_pixels=max_pixels, field=field)
+    image = _checked_header(data, max_pixels=max_pixels, field=field)
+    stored_width, stored_height = image.size
+    if max_side is not None:
+        # A JPEG can be decoded at 1/2, 1/4 or 1/8 of its size straight from its DCT
+        # blocks (libjpeg's scaled decoding, itself an average over each block): a phone
+        # photo shown at a working size then never exists at full size in memory. The
+        # decoded image stays at least the working size; `fit_to_side` does the rest.
+        image.draft(None, fitted_size(stored_width, stored_height, max_side))
+    image = _load_first_frame(image, field)
+    loaded_width, _ = image.size
     try:
         # Counting a GIF's frames reads every later frame's header: a truncated file
         # fails here, after its first frame decoded fine. One frame is what we use anyway.
         frames = int(getattr(image, "n_frames", 1))
     except Exception:
         frames = 1
+    image_format = image.format or "?"
+    pixels = to_array(_upright(image), color)
+    if max_side is None:
+        return DecodedImage(pixels=pixels, format=image_format, frames=frames)
+    # EXIF orientation may have turned the picture a quarter: the upload's size turns too.
+    turned = pixels.shape[1] != loaded_width
+    photo_size = (stored_height, stored_width) if turned else (stored_width, stored_height)
+    fitted = fit_to_side(pixels, max_side)
     return DecodedImage(
-        pixels=to_array(_upright(image), color),
-        format=image.format or "?",
-        frames=frames,
+        pixels=fitted, format=image_format, frames=frames,
+        photo_size=None if fitted.shape[:2] == photo_size[::-1] else photo_size,
     )
+
+
+def fitted_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """Width and height scaled, keeping the aspect, so that the longer side is at most
+    ``max_side``; a picture already that small keeps its size.
+
+    >>> fitted_size(4032, 3024, 1024), fitted_size(3024, 4032, 512), fitted_size(300, 451, 1024)
+    ((1024, 768), (384, 512), (300, 451))
+    """
+    longest = max(width, height)
+    if longest <= max_side:
+        return width, height
+    scale = max_side / longest
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def fit_to_side(pixels: NDArray[np.uint8], max_side: int) -> NDArray[np.uint8]:
+    """``pixels`` shrunk so that the longer side is at most ``max_side``.
+
+    Area averaging (OpenCV's ``INTER_AREA``): each new pixel is the mean of the block of
+    old pixels it covers, so fine detail averages out instead of aliasing into patterns
+    that a kernel would then pick up as edges.
+    """
+    height, width = pixels.shape[:2]
+    size = fitted_size(width, height, max_side)
+    if size == (width, height):
+        return pixels
+    return np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def in_color(image: DecodedImage, color: Color) -> DecodedImage:
+    """An RGB decoded image in ``color``: gray by the luma `to_array` uses, so that a
+    photo kept in RGB and turned gray later has the pixels a gray decoding gives."""
+    if color == "rgb" or image.pixels.ndim == 2:
+        return image
+    gray = np.asarray(Image.fromarray(image.pixels).convert("L"), dtype=np.uint8)
+    return DecodedImage(pixels=gray, format=image.format, frames=image.frames,
+                        photo_size=image.photo_size)
 
 
 def to_array(image: Image.Image, color: Color) -> NDArray[np.uint8]:

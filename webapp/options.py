@@ -24,6 +24,7 @@ MAX_STRIDE = 1024
 MAX_DILATION = 1024
 MAX_PADDING = 4096
 MAX_POOL_SIZE = 1024
+MAX_WORKING_SIDE = 65536
 
 Operation = Literal["convolve", "max-pool", "avg-pool"]
 OPERATIONS: tuple[Operation, ...] = get_args(Operation)
@@ -101,6 +102,12 @@ class PhotoOptions(ConvolutionOptions):
         None,
         description="A bundled sample photo (cat, coffee, camera), used when the image file "
         "is empty: what the pages send when no photo was uploaded.",
+    )
+    max_side: int | None = Field(
+        None, ge=1, le=MAX_WORKING_SIDE,
+        description="Fit the photo so that its longer side is at most this many pixels "
+        "(area averaging) before computing; default: the photo's full size. The pages work "
+        "at 1024 unless the learner picks another working size.",
     )
 
 

@@ -70,22 +70,54 @@ def _shape_hwc(shape: tuple[int, ...]) -> list[int]:
     return [shape[0], shape[1], shape[2] if len(shape) == 3 else 1]
 
 
+WORKING_SIDES = (256, 512, 1024, 2048)
+"""The working sizes the pages offer (the longer side, in pixels), besides the full size."""
+DEFAULT_WORKING_SIDE = 1024
+"""What the pages compute on unless the learner picks another working size: about what a
+screen shows of a photo, where a 3x3 kernel's response is still visible."""
+
+
 def convolve_photo(
     data: bytes, options: PhotoOptions, *, max_pixels: int, max_kernel_size: int
 ) -> PhotoResult:
     """Run one photo request; raises a `webapp.errors.ConvlensError` for any bad input.
 
     ``max_pixels`` bounds the decoded photo (checked before decoding) and, doubled, the
-    padded one; ``max_kernel_size`` bounds the kernel's or pooling window's side.
+    padded one; ``max_kernel_size`` bounds the kernel's or pooling window's side. With
+    ``options.max_side`` the photo is fitted to that working size first.
     """
+    kernel = _kernel_of(options, max_kernel_size)
+    started = time.perf_counter()
+    source = decode_image(data, max_pixels=max_pixels, color=options.color,
+                          max_side=options.max_side)
+    decode_ms = (time.perf_counter() - started) * 1000
+    return _convolve(source, kernel, options, max_pixels=max_pixels, decode_ms=decode_ms)
+
+
+def convolve_decoded(
+    source: DecodedImage, options: PhotoOptions, *, max_pixels: int, max_kernel_size: int
+) -> PhotoResult:
+    """`convolve_photo` on a photo decoded earlier (the pages keep the uploads they work
+    on decoded), already in ``options.color`` and at the working size."""
+    kernel = _kernel_of(options, max_kernel_size)
+    return _convolve(source, kernel, options, max_pixels=max_pixels, decode_ms=0.0)
+
+
+def _kernel_of(options: PhotoOptions, max_kernel_size: int) -> Kernel:
+    """The kernel asked for; when pooling, the window (checked before any pixel is read)."""
     kind = options.pool_kind
-    kernel = (
+    return (
         resolve_kernel(options.kernel, options.weights, max_size=max_kernel_size)
         if kind is None
         else window_kernel(kind, options.pool_size, max_size=max_kernel_size)
     )
-    started = time.perf_counter()
-    source = decode_image(data, max_pixels=max_pixels, color=options.color)
+
+
+def _convolve(
+    source: DecodedImage, kernel: Kernel, options: PhotoOptions, *, max_pixels: int,
+    decode_ms: float,
+) -> PhotoResult:
+    kind = options.pool_kind
     decoded = time.perf_counter()
     _check_padded_size(source.pixels.shape, kernel, options, max_pixels=max_pixels)
     convolution: Convolution | Pooling = (
@@ -116,7 +148,7 @@ def convolve_photo(
         options=options,
         costs=_costs(source.pixels.shape, convolution, kernel),
         timings_ms={
-            "decode": (decoded - started) * 1000,
+            "decode": decode_ms,
             "compute": (computed - decoded) * 1000,
             "display": (shown - computed) * 1000,
             "encode": (finished - shown) * 1000,

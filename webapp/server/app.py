@@ -18,6 +18,7 @@ from webapp.server.limits import BodySizeLimit
 from webapp.server.memory import keep_freed_buffers
 from webapp.server.observability import AccessLog, Metrics
 from webapp.server.openapi import document_builder
+from webapp.server.photocache import PhotoCache
 from webapp.server.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from webapp.server.routes import convolve, home, lesson, models, receptive, reconstruct, service
 from webapp.server.security import SecurityHeaders
@@ -103,6 +104,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = app_metrics
+    app.state.photo_cache = photos = PhotoCache(
+        max_bytes=settings.photo_cache_bytes, max_seconds=settings.photo_cache_seconds
+    )
+    app_metrics.follow_photo_cache(photos.stats)
     install_problem_handlers(app)
     request_models: list[type[BaseModel]] = [
         Problem, *convolve.REQUEST_MODELS, *reconstruct.REQUEST_MODELS

@@ -4,7 +4,7 @@ Each request gets an id (the client's ``X-Request-ID`` when it sends a sane one)
 the response, and one structured log line (JSON, logger ``convlens.access``) with the route,
 status and time taken. `/metrics` serves the Prometheus text format through the maintained
 ``prometheus_client`` library: requests and latency per route, the work queue's depth and
-rejections, and which provider each model runs on.
+rejections, the photo cache's size, hits and misses, and which provider each model runs on.
 
 Several server processes (``convlens serve --workers N``) answer one port, and a scrape
 reaches whichever process the kernel hands the connection to. So that `/metrics` counts
@@ -37,6 +37,8 @@ from prometheus_client import (
 )
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from webapp.server.photocache import CacheStats
 
 access_log = logging.getLogger("convlens.access")
 
@@ -78,6 +80,7 @@ class Metrics:
     def __init__(self) -> None:
         self.multiprocess = bool(os.environ.get(MULTIPROCESS_DIRECTORY))
         self._queue: tuple[Callable[[], int], Callable[[], int]] | None = None
+        self._photos: Callable[[], CacheStats] | None = None
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "convlens_requests", "HTTP requests answered", ["method", "route", "status"],
@@ -94,6 +97,23 @@ class Metrics:
         )
         self.rejected = Gauge(
             "convlens_rejected_requests", "Heavy requests refused with 503 since start-up",
+            registry=self.registry, multiprocess_mode="sum",
+        )
+        self.photo_cache_bytes = Gauge(
+            "convlens_photo_cache_bytes", "Bytes of decoded photos the pages keep",
+            registry=self.registry, multiprocess_mode="livesum",
+        )
+        self.photo_cache_entries = Gauge(
+            "convlens_photo_cache_entries", "Decoded photos (one per working size) kept",
+            registry=self.registry, multiprocess_mode="livesum",
+        )
+        self.photo_cache_hits = Gauge(
+            "convlens_photo_cache_hits", "Photo keys found in the cache since start-up",
+            registry=self.registry, multiprocess_mode="sum",
+        )
+        self.photo_cache_misses = Gauge(
+            "convlens_photo_cache_misses",
+            "Photo keys the cache no longer held (the page sent the photo again) since start-up",
             registry=self.registry, multiprocess_mode="sum",
         )
         self.provider = Gauge(
@@ -115,12 +135,30 @@ class Metrics:
             self.queue_depth.set_function(depth)
             self.rejected.set_function(lambda: float(rejected()))
 
+    def follow_photo_cache(self, stats: Callable[[], CacheStats]) -> None:
+        """Read the photo cache's numbers at scrape time, like the queue's (`follow`)."""
+        if self.multiprocess:
+            self._photos = stats
+            self.refresh()
+            return
+        self.photo_cache_bytes.set_function(lambda: float(stats().bytes))
+        self.photo_cache_entries.set_function(lambda: float(stats().entries))
+        self.photo_cache_hits.set_function(lambda: float(stats().hits))
+        self.photo_cache_misses.set_function(lambda: float(stats().misses))
+
     def refresh(self) -> None:
-        """Write the queue's numbers to this process's file (several processes only)."""
+        """Write the queue's and the photo cache's numbers to this process's file (several
+        processes only)."""
         if self._queue is not None:
             depth, rejected = self._queue
             self.queue_depth.set(depth())
             self.rejected.set(rejected())
+        if self._photos is not None:
+            photos = self._photos()
+            self.photo_cache_bytes.set(photos.bytes)
+            self.photo_cache_entries.set(photos.entries)
+            self.photo_cache_hits.set(photos.hits)
+            self.photo_cache_misses.set(photos.misses)
 
     def exposition(self) -> tuple[bytes, str]:
         """The body and media type of `/metrics`: this app's metrics or, under several

@@ -76,6 +76,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in [
         (400, "A malformed request body (e.g. broken multipart data)."),
         (404, "An unknown kernel preset or model; the answer lists the valid names."),
+        (410, "A photo_key the server no longer holds: send the image again."),
         (413, "A body or an image over the limits."),
         (415, "An image format outside PNG, JPEG, WebP, GIF and BMP."),
         (422, "A field breaks a rule; the answer names it."),

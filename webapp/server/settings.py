@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(
         30.0, gt=0, description="Longest a heavy request may wait and run before a 503."
     )
+    photo_cache_bytes: int = Field(
+        256 * 1024 * 1024, ge=0,
+        description="Decoded photos the pages keep in memory (per process), so that a photo "
+        "is uploaded once; least recently used first out. 0 keeps none.",
+    )
+    photo_cache_seconds: float = Field(
+        900.0, gt=0, description="How long a kept photo may go unused before it is dropped."
+    )
     model_dir: Path = Field(PROJECT_ROOT / "models", description="Folder of the .onnx models.")
     providers: str | None = Field(
         None,

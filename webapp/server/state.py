@@ -1,7 +1,8 @@
-"""Where routes find the app's shared objects: its settings, work queue and models.
+"""Where routes find the app's shared objects: its settings, work queue, photo cache
+and models.
 
 Plain functions of the request, not FastAPI dependencies (``Depends``): FastAPI solves
-each declared dependency on every request, and for these three lookups that machinery
+each declared dependency on every request, and for these lookups that machinery
 cost the event loop more than the lookups themselves, on every heavy request.
 A route calls these first, before it reads any body.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from webapp.autoencoder.registry import ModelRegistry
+from webapp.server.photocache import PhotoCache
 from webapp.server.settings import Settings
 from webapp.server.workqueue import WorkQueue
 
@@ -33,3 +35,9 @@ def loaded_models(request: Request) -> ModelRegistry:
     """The autoencoders loaded at start-up."""
     models: ModelRegistry = request.app.state.models
     return models
+
+
+def photo_cache(request: Request) -> PhotoCache:
+    """The pages' decoded photos (`webapp.server.photocache`)."""
+    cache: PhotoCache = request.app.state.photo_cache
+    return cache
