@@ -578,7 +578,7 @@ def test_layers_are_added_and_removed_without_javascript(client: TestClient) -> 
         ("kind=conv&kernel=0", "layer-1"),
         ("kind=conv&kernel=3&kind=pool&kernel=2", "layer-2"),
         ("kind=conv&kernel=3&size=33", "size"),
-        ("kind=conv&kernel=31&kind=conv&kernel=31", "padding"),  # 32 -> 2 -> empty
+        ("kind=conv&kernel=31&kind=conv&kernel=31", "layer-2"),  # 32 -> 2 -> empty
     ],
 )
 def test_stack_errors_name_the_layer(client: TestClient, query: str, field: str) -> None:

@@ -122,6 +122,7 @@ def stack_view(
     layers: list[StackLayer], size: int, row_text: str | None, column_text: str | None
 ) -> dict[str, Any]:
     """Each layer's output size, jump and receptive field, with the formulas filled in."""
+    _check_each_layer(layers, size)
     fields = receptive_field(layers, input_size=size)
     rows = []
     previous_size, previous_jump = size, 1
@@ -173,6 +174,19 @@ def stack_view(
         "view_box": f"{low:g} {low:g} {high - low:g} {high - low:g}",
         "view": {"low": low, "extent": high - low},
     }
+
+
+def _check_each_layer(layers: list[StackLayer], size: int) -> None:
+    """Each layer's sizes worked out in turn, so that a layer the input is too small for is
+    the one named (the page marks that layer, not every padding choice of the stack)."""
+    for index, layer in enumerate(layers, start=1):
+        try:
+            size = axis_arithmetic(
+                size, layer.kernel, stride=layer.stride, dilation=layer.dilation,
+                padding=layer.padding, axis_name=f"of layer {index}",
+            ).output
+        except InvalidInput as error:
+            raise type(error)(error.message, field=f"layer-{index}") from None
 
 
 def _cell(text: str | None, count: int) -> int:
