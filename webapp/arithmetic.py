@@ -345,3 +345,70 @@ def convolution_costs(
         macs=output_cells * kernel_height * kernel_width * channels,
         linear_params=linear_parameters(math.prod(input_shape), math.prod(output_shape)),
     )
+
+
+@dataclass(frozen=True)
+class LayerCosts:
+    """What a convolutional layer costs, and a dense (linear) layer in its place."""
+
+    params: int
+    """Weights and biases: ``N * (C_in / groups * k_h * k_w + 1)``."""
+    macs: int
+    """Multiply-adds: ``N * out_h * out_w * (C_in / groups) * k_h * k_w``."""
+    linear_params: int
+    """A dense layer from every input value to every output value, bias included."""
+
+
+def layer_multiply_adds(
+    output_height: int,
+    output_width: int,
+    out_channels: int,
+    channels_per_group: int,
+    kernel_height: int,
+    kernel_width: int,
+) -> int:
+    """Multiply-adds of a conv layer: each of the ``N * out_h * out_w`` outputs sums
+    ``C_in / groups * k_h * k_w`` products (the bias is one addition more, not counted).
+
+    >>> layer_multiply_adds(28, 28, 16, 1, 3, 3)   # the autoencoder's first layer
+    112896
+    >>> layer_multiply_adds(512, 512, 16, 3, 3, 3)  # 3 -> 16 channels on a 512^2 photo
+    113246208
+    """
+    return (
+        output_height * output_width * out_channels * channels_per_group
+        * kernel_height * kernel_width
+    )
+
+
+def layer_costs(
+    input_shape: Sequence[int],
+    output_shape: Sequence[int],
+    kernel_shape: Sequence[int],
+    *,
+    groups: int = 1,
+) -> LayerCosts:
+    """Costs of a conv layer from ``C_in x H x W`` to ``N x out_h x out_w`` with
+    ``k_h x k_w`` filters in ``groups`` groups, beside a dense layer doing the same mapping.
+
+    A full layer (``groups=1``): every filter spans every input channel. A depthwise one
+    (``groups = C_in = N``): one 2-D kernel per channel, ``C_in`` times fewer weights.
+
+    >>> layer_costs((3, 32, 32), (16, 30, 30), (3, 3))
+    LayerCosts(params=448, macs=388800, linear_params=44251200)
+    >>> layer_costs((3, 32, 32), (3, 30, 30), (3, 3), groups=3).params  # depthwise
+    30
+    """
+    in_channels = input_shape[0]
+    out_channels, output_height, output_width = output_shape
+    kernel_height, kernel_width = kernel_shape
+    return LayerCosts(
+        params=conv_parameters(
+            kernel_height, kernel_width, in_channels, out_channels, groups=groups
+        ),
+        macs=layer_multiply_adds(
+            output_height, output_width, out_channels, in_channels // groups,
+            kernel_height, kernel_width,
+        ),
+        linear_params=linear_parameters(math.prod(input_shape), math.prod(output_shape)),
+    )

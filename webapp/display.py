@@ -12,6 +12,7 @@ An edge kernel answers with negative numbers wherever the image gets darker; cli
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -90,3 +91,58 @@ def _rounded(values: NDArray[np.floating]) -> NDArray[np.uint8]:
     result: NDArray[np.float32] = np.add(values, 0.5, dtype=np.float32)
     np.clip(result, 0, 255, out=result)
     return result.astype(np.uint8)
+
+
+def grid_shape(count: int) -> tuple[int, int]:
+    """Rows and columns of a near-square grid for ``count`` pictures (wider than tall).
+
+    >>> grid_shape(16), grid_shape(8), grid_shape(1), grid_shape(32)
+    ((4, 4), (2, 4), (1, 1), (4, 8))
+    """
+    columns = math.ceil(math.sqrt(count))
+    while count % columns and columns < count:
+        columns += 1
+    if columns * columns > count * 2 and count > 2:
+        columns = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    return rows, columns
+
+
+GRID_GAP = 1
+"""Pixels between two tiles of a grid."""
+GRID_BACKGROUND = 40
+"""The dark grey of the gaps and of the cells no picture fills."""
+
+
+def tile(pictures: NDArray[np.uint8], *, gap: int = GRID_GAP) -> NDArray[np.uint8]:
+    """``pictures`` (count x height x width [x 3]) laid out in a `grid_shape` grid, row by
+    row, ``gap`` pixels apart: a layer's feature maps at one glance.
+
+    >>> tile(np.full((3, 1, 2), 255, np.uint8)).tolist()  # a 2 x 2 grid, one cell empty
+    [[255, 255, 40, 255, 255], [40, 40, 40, 40, 40], [255, 255, 40, 40, 40]]
+    """
+    count, height, width = pictures.shape[:3]
+    rows, columns = grid_shape(count)
+    colour = pictures.shape[3:]
+    tiles = np.full((rows * columns, height + gap, width + gap, *colour), GRID_BACKGROUND,
+                    np.uint8)
+    tiles[:count, :height, :width] = pictures
+    picture = tiles.reshape(rows, columns, height + gap, width + gap, *colour).swapaxes(1, 2)
+    return np.ascontiguousarray(
+        picture.reshape(rows * (height + gap), columns * (width + gap), *colour)[
+            : rows * (height + gap) - gap, : columns * (width + gap) - gap
+        ]
+    )
+
+
+def feature_map_pictures(maps: NDArray[np.floating], display: Display) -> NDArray[np.uint8]:
+    """Each of a layer's maps (count x height x width) as pixels the ``display`` way, each
+    on its own scale for ``normalize`` and ``diverging`` (a weak map stays visible); as
+    colour pictures when ``diverging``."""
+    return np.stack([to_pixels(plane, display) for plane in maps])
+
+
+def default_layer_display(activation: str) -> Display:
+    """``normalize`` for maps that cannot be negative (after ReLU or sigmoid),
+    ``diverging`` for signed ones (no activation, leaky ReLU, tanh)."""
+    return "normalize" if activation in ("relu", "sigmoid") else "diverging"

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from webapp.display import Display
 from webapp.errors import InvalidInput
 from webapp.images import Color, OutputFormat
+from webapp.layer import MAX_CHANNELS, Activation
 from webapp.padding import PaddingMode
 from webapp.pooling import PoolKind
 
@@ -71,6 +72,35 @@ class ConvolutionOptions(BaseModel):
     pool_size: int = Field(
         2, ge=1, le=MAX_POOL_SIZE, description="The window side when pooling (usually = stride)."
     )
+    filters: JsonValue = Field(
+        None,
+        description="A whole conv layer instead of one kernel: N filters, each C_in/groups x "
+        "k_h x k_w (a 4-D list; for a 1-D input N x 1 x k). Each filter spans every channel "
+        "of its group and gives one feature map. At most 64 filters.",
+        examples=[[[[[-1, 0, 1]]], [[[1, 0, -1]]]]],
+    )
+    bank: str | None = Field(
+        None, description="A filter bank from GET /banks instead of `filters`, e.g. 'edges'.",
+        examples=["edges"],
+    )
+    bias: JsonValue = Field(
+        None, description="One number per filter, added to its map (default: zeros).",
+        examples=[[0, -1]],
+    )
+    groups: int = Field(
+        1, ge=1, le=MAX_CHANNELS,
+        description="Input channels split into this many groups, each filter spanning one "
+        "group: 1 is a full layer, C_in (with one filter per channel) a depthwise one.",
+    )
+    activation: Activation = Field(
+        "none", description="Applied to each map after the bias (leaky-relu's slope: 0.01)."
+    )
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="The random-he bank's seed.")
+
+    @property
+    def is_layer(self) -> bool:
+        """Whether a whole layer (``filters`` or a ``bank``) was asked for, not one kernel."""
+        return self.filters is not None or self.bank is not None
 
     @property
     def pool_kind(self) -> PoolKind | None:
@@ -115,7 +145,8 @@ class NumericRequest(ConvolutionOptions):
     """The numeric mode: convolve (or pool) a small list of numbers and see every step."""
 
     input: JsonValue = Field(
-        ..., description="A 1-D or 2-D list of numbers (at most 256 per side by default).",
+        ..., description="A 1-D or 2-D list of numbers (at most 256 per side by default); "
+        "with `filters` or a `bank` also 3-D, C_in x H x W (at most 64 channels).",
         examples=[[0, 1, 2, 3, 4]],
     )
 

@@ -6,25 +6,10 @@ one-pixel gap, they show at a glance what each filter responds to.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import NDArray
 
-
-def grid_shape(channels: int) -> tuple[int, int]:
-    """Rows and columns of a near-square grid for ``channels`` maps (wider than tall).
-
-    >>> grid_shape(16), grid_shape(8), grid_shape(1), grid_shape(32)
-    ((4, 4), (2, 4), (1, 1), (4, 8))
-    """
-    columns = math.ceil(math.sqrt(channels))
-    while channels % columns and columns < channels:
-        columns += 1
-    if columns * columns > channels * 2 and channels > 2:
-        columns = math.ceil(math.sqrt(channels))
-    rows = math.ceil(channels / columns)
-    return rows, columns
+from webapp.display import grid_shape as grid_shape  # the one grid, shared with the core
 
 
 def feature_grid(activation: NDArray[np.float32], *, gap: int = 1) -> NDArray[np.uint8]:

@@ -1,4 +1,4 @@
-"""ONNX files: the names and shapes of a model's weights, read straight from the file.
+"""ONNX files: the names, shapes and values of a model's weights, read straight from the file.
 
 onnxruntime runs a graph but does not list its weights (initializers), and the ``onnx``
 package would be a large dependency for one list. An ONNX file is a protocol-buffers
@@ -7,6 +7,9 @@ message, whose wire format is simple enough to walk here:
     ModelProto   field 7  graph        (a GraphProto)
     GraphProto   field 5  initializer  (repeated TensorProto)
     TensorProto  field 1  dims         (repeated int64, packed or not)
+                 field 2  data_type    (1 = FLOAT, 32-bit little-endian)
+                 field 4  float_data   (repeated float, packed), or
+                 field 9  raw_data     (bytes: the values, little-endian)
                  field 8  name         (string)
 
 Every field is ``key = field_number << 3 | wire_type`` followed by a varint (type 0), 8
@@ -16,9 +19,15 @@ bytes (type 1), a length and that many bytes (type 2) or 4 bytes (type 5).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
 _MODEL_GRAPH, _GRAPH_INITIALIZER, _TENSOR_DIMS, _TENSOR_NAME = 7, 5, 1, 8
+_TENSOR_DATA_TYPE, _TENSOR_FLOAT_DATA, _TENSOR_RAW_DATA = 2, 4, 9
+_FLOAT = 1
 
 
 class MalformedOnnx(ValueError):
@@ -62,6 +71,42 @@ def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
         yield number, wire_type, value
 
 
+@dataclass(frozen=True)
+class _Initializer:
+    name: str
+    dims: tuple[int, ...]
+    data_type: int
+    data: bytes
+    """raw_data, or float_data's packed bytes: both little-endian."""
+
+
+def _initializers(data: bytes) -> Iterator[_Initializer]:
+    """Every initializer (weight tensor) of the model in ``data``."""
+    for number, _, graph in _fields(data):
+        if number != _MODEL_GRAPH or not isinstance(graph, bytes):
+            continue
+        for field, _, tensor in _fields(graph):
+            if field != _GRAPH_INITIALIZER or not isinstance(tensor, bytes):
+                continue
+            name, dims, data_type, values = "", [], 0, b""
+            for tensor_field, wire_type, value in _fields(tensor):
+                if tensor_field == _TENSOR_NAME and isinstance(value, bytes):
+                    name = value.decode("utf-8")
+                elif tensor_field == _TENSOR_DIMS and wire_type == 0 and isinstance(value, int):
+                    dims.append(value)
+                elif tensor_field == _TENSOR_DIMS and isinstance(value, bytes):  # packed
+                    position = 0
+                    while position < len(value):
+                        dim, position = _varint(value, position)
+                        dims.append(dim)
+                elif tensor_field == _TENSOR_DATA_TYPE and isinstance(value, int):
+                    data_type = value
+                elif (tensor_field in (_TENSOR_RAW_DATA, _TENSOR_FLOAT_DATA)
+                      and isinstance(value, bytes)):
+                    values = value
+            yield _Initializer(name, tuple(dims), data_type, values)
+
+
 def initializer_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     """Every weight tensor of the ONNX file at ``path``: name to shape.
 
@@ -74,23 +119,33 @@ def initializer_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     ...     initializer_shapes(Path(file.name))
     {'w': (2, 3)}
     """
-    shapes: dict[str, tuple[int, ...]] = {}
-    for number, _, graph in _fields(path.read_bytes()):
-        if number != _MODEL_GRAPH or not isinstance(graph, bytes):
+    return {tensor.name: tensor.dims for tensor in _initializers(path.read_bytes())}
+
+
+def float_initializers(path: Path) -> dict[str, NDArray[np.float32]]:
+    """Every 32-bit float weight tensor of the ONNX file at ``path``: name to values.
+
+    >>> import struct, tempfile
+    >>> raw = struct.pack("<2f", 0.5, -2.0)
+    >>> tensor = b"\\x08\\x02\\x10\\x01\\x42\\x01b\\x4a" + bytes([len(raw)]) + raw
+    >>> graph = b"\\x2a" + bytes([len(tensor)]) + tensor
+    >>> model = b"\\x3a" + bytes([len(graph)]) + graph
+    >>> with tempfile.NamedTemporaryFile(suffix=".onnx") as file:
+    ...     _ = file.write(model); file.flush()
+    ...     float_initializers(Path(file.name))["b"].tolist()
+    [0.5, -2.0]
+    """
+    arrays: dict[str, NDArray[np.float32]] = {}
+    for tensor in _initializers(path.read_bytes()):
+        if tensor.data_type != _FLOAT:
             continue
-        for field, _, tensor in _fields(graph):
-            if field != _GRAPH_INITIALIZER or not isinstance(tensor, bytes):
-                continue
-            name, dims = "", []
-            for tensor_field, wire_type, value in _fields(tensor):
-                if tensor_field == _TENSOR_NAME and isinstance(value, bytes):
-                    name = value.decode("utf-8")
-                elif tensor_field == _TENSOR_DIMS and wire_type == 0 and isinstance(value, int):
-                    dims.append(value)
-                elif tensor_field == _TENSOR_DIMS and isinstance(value, bytes):  # packed
-                    position = 0
-                    while position < len(value):
-                        dim, position = _varint(value, position)
-                        dims.append(dim)
-            shapes[name] = tuple(dims)
-    return shapes
+        count = 1
+        for dim in tensor.dims:
+            count *= dim
+        if len(tensor.data) != 4 * count:
+            raise MalformedOnnx(f"tensor {tensor.name!r} holds {len(tensor.data)} bytes, "
+                                f"not the {4 * count} its shape {tensor.dims} needs")
+        values = np.frombuffer(tensor.data, dtype="<f4").astype(np.float32).reshape(tensor.dims)
+        values.setflags(write=False)
+        arrays[tensor.name] = values
+    return arrays

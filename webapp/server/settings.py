@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     max_explained_cells: int = Field(
         400, ge=0, description="Numeric answers include step-by-step sums up to this many cells."
     )
+    max_layer_macs: int = Field(
+        10_000_000_000, ge=1,
+        description="Most multiply-adds one conv layer (filters or a bank) may cost: about "
+        "a 16-filter 3x3 layer on a 20-MP RGB photo.",
+    )
     compute_threads: int = Field(
         2, ge=1, description="Heavy requests computed at once, each on a thread of the work "
         "queue (processes are `convlens serve --workers`)."

@@ -1,5 +1,5 @@
-"""/convolve: the page, the API (a photo or a list of numbers through a kernel), one cell
-explained, and the preset kernels.
+"""/convolve: the page, the API (a photo or a list of numbers through a kernel or a whole
+layer), one cell explained, the preset kernels and the filter banks.
 
 Routes stay thin: read the request, call the core, hand the result to
 `webapp.server.negotiation.respond`, which answers htmx with the result fragment, a browser
@@ -8,23 +8,38 @@ navigating with the whole page, and programs with the image or JSON their ``Acce
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from functools import partial
+from pathlib import Path
+from types import MappingProxyType
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import JsonValue
 
+from webapp.autoencoder.onnxfile import float_initializers
+from webapp.autoencoder.registry import ModelRegistry
+from webapp.banks import Bank, BankAnswer, catalog, learned_bank
 from webapp.errors import InvalidInput
 from webapp.images import MEDIA_TYPES
 from webapp.kernels import PRESETS, PresetAnswer
-from webapp.numeric import NumericAnswer, numeric_answer
+from webapp.numeric import LayerAnswer, NumericAnswer, layer_answer, numeric_answer
 from webapp.options import NumericRequest, PhotoOptions, parse_json_field
-from webapp.photos import PhotoAnswer, PhotoResult, convolve_photo, sample_photo
+from webapp.photos import (
+    FeatureMapsAnswer,
+    LayerPhotoResult,
+    PhotoAnswer,
+    PhotoResult,
+    convolve_photo,
+    convolve_photo_layer,
+    sample_photo,
+)
 from webapp.server.bodies import media_type, read_form, read_json, validated
 from webapp.server.negotiation import Renderers, Representations, respond
 from webapp.server.openapi import reference
 from webapp.server.settings import Settings
-from webapp.server.state import app_settings, work_queue
+from webapp.server.state import app_settings, loaded_models, work_queue
 from webapp.server.views.convolve import (
     CellChoice,
     explain_view,
@@ -34,6 +49,13 @@ from webapp.server.views.convolve import (
 
 router = APIRouter(tags=["convolution"])
 
+_JSON_FIELDS = {
+    "weights": "JSON list, e.g. [[-1,0,1]]",
+    "filters": "JSON list N x C_in/groups x k_h x k_w, e.g. [[[[-1,0,1]],[[-1,0,1]],[[-1,0,1]]]]",
+    "bias": "JSON list of N numbers, e.g. [0.5]",
+}
+"""Form fields that hold JSON (lists of numbers), as a form can only send strings."""
+
 _PHOTO_FORM_SCHEMA = {
     "type": "object",
     "required": ["image"],
@@ -41,8 +63,8 @@ _PHOTO_FORM_SCHEMA = {
         "image": {"type": "string", "format": "binary",
                   "description": "PNG, JPEG, WebP, GIF or BMP (first frame)."},
         **{
-            name: ({"type": "string", "description": "JSON list, e.g. [[-1,0,1]]"}
-                   if name == "weights" else schema)
+            name: ({"type": "string", "description": _JSON_FIELDS[name]}
+                   if name in _JSON_FIELDS else schema)
             for name, schema in PhotoOptions.model_json_schema()["properties"].items()
         },
     },
@@ -115,20 +137,31 @@ async def convolve_page(request: Request) -> Response:
     "/convolve",
     summary="Convolve a photo or a list of numbers",
     openapi_extra=_OPENAPI,
-    response_model=PhotoAnswer | NumericAnswer,
+    response_model=PhotoAnswer | NumericAnswer | FeatureMapsAnswer | LayerAnswer,
 )
 async def convolve(request: Request) -> Response:
-    """Apply a kernel with a stride, padding and dilation.
+    """Apply a kernel, or a whole conv layer, with a stride, padding and dilation.
 
     * ``multipart/form-data`` with an ``image`` file: the output image (PNG by default), or
       with ``Accept: application/json`` the shapes, the arithmetic, stats and a data URL.
     * ``application/json`` with ``input`` (a 1-D or 2-D list): the output numbers, the
       arithmetic and, for small inputs, every product and sum.
+    * Either with ``filters`` (N x C_in/groups x k_h x k_w) or a ``bank`` instead of a
+      kernel: a conv layer (``bias``, ``groups``, ``activation``) whose N feature maps are
+      the answer; JSON input may then be 3-D (C_in x H x W), a photo has 3 channels (rgb)
+      or 1 (gray), and its maps come tiled in one picture.
     """
     settings, queue = app_settings(request), work_queue(request)
     kind = media_type(request)
     if kind == "application/json":
         numeric = validated(NumericRequest, await read_json(request))
+        if numeric.is_layer:
+            compute_layer = partial(layer_answer, numeric, **settings.numeric_limits,
+                                    max_layer_macs=settings.max_layer_macs,
+                                    learned=banks_of(request))
+            return await respond(request, Representations(media_types=("application/json",)),
+                                 compute_layer, Renderers(data=lambda answer: answer),
+                                 run=queue.run)
         compute_numbers = partial(numeric_answer, numeric, **settings.numeric_limits)
         return await respond(request, Representations(media_types=("application/json",)),
                              compute_numbers, Renderers(data=lambda answer: answer),
@@ -140,6 +173,17 @@ async def convolve(request: Request) -> Response:
             field="body",
         )
     data, options, _ = await read_photo_request(request, settings)
+    if options.is_layer:
+        layered = await queue.run(partial(convolve_photo_layer, data, options,
+                                          **settings.photo_limits,
+                                          max_layer_macs=settings.max_layer_macs,
+                                          learned=banks_of(request)))
+        return await respond(
+            request, Representations(media_types=(MEDIA_TYPES[options.format],
+                                                  "application/json")),
+            lambda: layered, _layer_renderers(), run=queue.run,
+            headers={"Server-Timing": _timing(layered.timings_ms)},
+        )
     result = await queue.run(convolve_photo, data, options, **settings.photo_limits)
     representations = _convolve_page((MEDIA_TYPES[options.format], "application/json"))
     return await respond(request, representations, lambda: result, _photo_renderers(settings),
@@ -173,6 +217,50 @@ async def list_kernels(request: Request) -> Response:
                          lambda: kernels, Renderers(data=lambda answer: answer))
 
 
+@router.get("/banks", summary="Filter banks", response_model=list[BankAnswer])
+async def list_banks(request: Request) -> Response:
+    """Every filter bank (whole layers: designed, random and learned) with its citation,
+    shape, filters and biases; use one by name as ``bank`` in POST /convolve."""
+    banks = [BankAnswer.of(bank) for bank in catalog(banks_of(request))]
+    return await respond(request, Representations(media_types=("application/json",)),
+                         lambda: banks, Renderers(data=lambda answer: answer))
+
+
+def banks_of(request: Request) -> Mapping[str, Bank]:
+    """The learned banks, by name: the first conv layer of each loaded autoencoder."""
+    return learned_banks(loaded_models(request))
+
+
+def learned_banks(models: ModelRegistry) -> Mapping[str, Bank]:
+    """Each loaded model's first conv layer as a bank (read from its file once)."""
+    return _learned_banks(tuple(
+        (model.name, str(model.card.get("title", model.name)), str(model.path),
+         next(layer.name for layer in model.layers if layer.type == "Conv2D"))
+        for model in models
+    ))
+
+
+@functools.lru_cache(maxsize=4)
+def _learned_banks(models: tuple[tuple[str, str, str, str], ...]) -> Mapping[str, Bank]:
+    banks: dict[str, Bank] = {}
+    for name, title, path, layer in models:
+        weights = float_initializers(Path(path))
+        bank = learned_bank(name, title, layer, weights[f"{layer}.weight"],
+                            weights[f"{layer}.bias"])
+        banks[bank.name] = bank
+    return MappingProxyType(banks)
+
+
+def _layer_renderers() -> Renderers[LayerPhotoResult]:
+    return Renderers(data=FeatureMapsAnswer.of,
+                     image=lambda result, _media_type: result.encoded)
+
+
+def _timing(timings_ms: Mapping[str, float]) -> str:
+    """Where the time went, as a ``Server-Timing`` header."""
+    return ", ".join(f"{name};dur={value:.1f}" for name, value in timings_ms.items())
+
+
 async def read_photo_request(
     request: Request, settings: Settings, *, extra: tuple[str, ...] = ()
 ) -> tuple[bytes, PhotoOptions, dict[str, JsonValue]]:
@@ -181,7 +269,7 @@ async def read_photo_request(
     An empty file field with a ``sample`` name means a bundled photo: that is what a
     browser sends when the learner picked a sample instead of uploading.
     """
-    data, fields = await read_form(request, file_field="image", json_fields=("weights",))
+    data, fields = await read_form(request, file_field="image", json_fields=tuple(_JSON_FIELDS))
     extras = {name: fields.pop(name) for name in extra if name in fields}
     options = validated(PhotoOptions, fields)
     if not data and options.sample is not None:
