@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from webapp.errors import InvalidInput, PhotoExpired
-from webapp.images import DecodedImage
+from webapp.images import Color, DecodedImage, decode_image, in_color
 
 KEY_DIGITS = 32
 """A key is this many hex digits: 128 bits of BLAKE2b, never two photos alike by chance."""
@@ -100,22 +100,14 @@ class PhotoCache:
 
     def get(self, key: str, side: int) -> DecodedImage | None:
         """The photo under ``key`` at working ``side`` (`FULL_SIZE` for the full size), or
-        None; a photo found counts as used now."""
-        with self._lock:
-            now = self._clock()
-            self._drop_expired(now)
-            entry = self._entries.get((key, side))
-            if entry is None:
-                self._misses += 1
-                return None
-            self._hits += 1
-            entry.last_used = now
-            self._entries.move_to_end((key, side))
-            return entry.photo
+        None; a photo found counts as used now. (An upload looks itself up here before it
+        is decoded: that is not a client's key, so it counts as neither hit nor miss.)"""
+        return self._lookup(key, side, count=False)
 
     def require(self, key: str, side: int) -> DecodedImage:
-        """`get`, or `PhotoExpired` (the page answers it by sending the photo again)."""
-        photo = self.get(key, side)
+        """The photo a client named by its key, or `PhotoExpired` (the page answers it by
+        sending the photo again); counted as a hit or a miss."""
+        photo = self._lookup(key, side, count=True)
         if photo is None:
             raise PhotoExpired(
                 "The server no longer has this photo (photo_key): it keeps an uploaded photo "
@@ -124,6 +116,20 @@ class PhotoCache:
                 field="photo_key",
             )
         return photo
+
+    def _lookup(self, key: str, side: int, *, count: bool) -> DecodedImage | None:
+        with self._lock:
+            now = self._clock()
+            self._drop_expired(now)
+            entry = self._entries.get((key, side))
+            if count:
+                self._hits += entry is not None
+                self._misses += entry is None
+            if entry is None:
+                return None
+            entry.last_used = now
+            self._entries.move_to_end((key, side))
+            return entry.photo
 
     def put(self, key: str, side: int, photo: DecodedImage) -> bool:
         """Keep ``photo``, making room by dropping the least recently used; False when it
@@ -165,3 +171,29 @@ class PhotoCache:
                 return
             del self._entries[key]
             self._bytes -= oldest.size
+
+
+def working_photo(
+    cache: PhotoCache, data: bytes, key: str | None, *, max_side: int | None, color: Color,
+    max_pixels: int,
+) -> tuple[str, DecodedImage]:
+    """The photo a page computes on, and its key: ``data`` decoded at the working size
+    ``max_side`` (None: the full size) and kept, or else the photo kept under ``key``
+    (`PhotoExpired` when it is gone); in ``color``.
+
+    The cache holds RGB only: gray is worked out from it when asked, so a change of colour
+    needs no upload either.
+    """
+    side = max_side or FULL_SIZE
+    if data:
+        key = photo_key(data)
+        photo = cache.get(key, side)
+        if photo is None:
+            photo = decode_image(data, max_pixels=max_pixels, max_side=max_side)
+            cache.put(key, side, photo)
+    elif key is not None:
+        photo = cache.require(key, side)
+    else:
+        raise InvalidInput("image is missing: send a photo, a sample name or a photo_key.",
+                           field="image")
+    return key, in_color(photo, color)

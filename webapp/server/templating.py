@@ -26,6 +26,7 @@ from webapp.images import ALLOWED_FORMATS, COLOR_LABELS, Color
 from webapp.kernels import PRESETS
 from webapp.options import OPERATION_LABELS, Operation, SampleName
 from webapp.padding import PADDING_MODE_LABELS, PADDING_NAME_LABELS, PaddingMode
+from webapp.photos import WORKING_SIDES
 
 NAV: tuple[tuple[str, str], ...] = (
     ("/lesson/padding", "Padding lesson"),
@@ -68,6 +69,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "color": tuple((value, COLOR_LABELS[value]) for value in get_args(Color)),
     "sample": tuple((name, name.capitalize()) for name in get_args(SampleName)),
     "kernel": tuple(PRESETS.values()),
+    "working_side": (*((side, f"{side} px") for side in WORKING_SIDES), ("full", "full size")),
 }
 """Every choice a form offers, read from the core's types: (value, label) pairs, the sample
 names, and the preset kernels. A template never types an option list of its own, so a new

@@ -1,6 +1,11 @@
 """/convolve: the page, the API (a photo or a list of numbers through a kernel or a whole
 layer), one cell explained, the preset kernels and the filter banks.
 
+The page sends a photo once: its answer carries the photo's key
+(`webapp.server.photocache`), and later changes send ``photo_key`` instead of the bytes. The
+page computes on the photo fitted to a working size (``max_side``, 1024 unless the learner
+picks another); the API keeps the full size unless asked for a ``max_side``.
+
 Routes stay thin: read the request, call the core, hand the result to
 `webapp.server.negotiation.respond`, which answers htmx with the result fragment, a browser
 navigating with the whole page, and programs with the image or JSON their ``Accept`` asks.
@@ -22,29 +27,41 @@ from webapp.autoencoder.onnxfile import float_initializers
 from webapp.autoencoder.registry import ModelRegistry
 from webapp.banks import Bank, BankAnswer, catalog, learned_bank
 from webapp.errors import InvalidInput
-from webapp.images import MEDIA_TYPES
+from webapp.images import MEDIA_TYPES, encode_image, in_color
 from webapp.kernels import PRESETS, PresetAnswer
 from webapp.numeric import LayerAnswer, NumericAnswer, layer_answer, numeric_answer
 from webapp.options import NumericRequest, PhotoOptions, parse_json_field
 from webapp.photos import (
+    DEFAULT_WORKING_SIDE,
     FeatureMapsAnswer,
     LayerPhotoResult,
     PhotoAnswer,
     PhotoResult,
+    convolve_decoded,
     convolve_photo,
     convolve_photo_layer,
     sample_photo,
 )
 from webapp.server.bodies import media_type, read_form, read_json, validated
-from webapp.server.negotiation import Renderers, Representations, respond
+from webapp.server.negotiation import (
+    Renderers,
+    Representations,
+    respond,
+    wants_fragment,
+    wants_page,
+)
 from webapp.server.openapi import reference
+from webapp.server.photocache import FULL_SIZE, checked_key
 from webapp.server.settings import Settings
-from webapp.server.state import app_settings, loaded_models, work_queue
+from webapp.server.state import app_settings, loaded_models, photo_cache, work_queue
 from webapp.server.views.convolve import (
     CellChoice,
+    ShownPhoto,
     explain_view,
     page_view,
+    parse_picture_name,
     server_timing,
+    shown_photo,
 )
 
 router = APIRouter(tags=["convolution"])
@@ -67,6 +84,9 @@ _PHOTO_FORM_SCHEMA = {
                    if name in _JSON_FIELDS else schema)
             for name, schema in PhotoOptions.model_json_schema()["properties"].items()
         },
+        "photo_key": {"type": "string", "description":
+                      "Instead of the image: the key of a photo sent earlier (the pages "
+                      "send it; a key the server no longer holds is a 410)."},
     },
 }
 
@@ -104,10 +124,18 @@ def _convolve_page(media_types: tuple[str, ...] = ()) -> Representations:
 
 def _photo_renderers(settings: Settings) -> Renderers[PhotoResult]:
     return Renderers(
-        view=partial(page_view, max_kernel_size=settings.max_kernel_size),
         data=PhotoAnswer.of,
         image=lambda result, _media_type: result.encoded,
     )
+
+
+def _shown_renderers(settings: Settings) -> Renderers[ShownPhoto]:
+    return Renderers(view=partial(page_view, max_kernel_size=settings.max_kernel_size))
+
+
+def _for_a_page(request: Request) -> bool:
+    """Whether the answer is the page or its fragment: then the photo is kept."""
+    return wants_fragment(request) or wants_page(request)
 
 
 @router.get("/convolve", include_in_schema=False)
@@ -117,19 +145,22 @@ async def convolve_page(request: Request) -> Response:
     The query can preset any option (``/convolve?kernel=box-blur&stride=2``), so a lesson
     can link to exactly the picture it talks about.
     """
-    settings, queue = app_settings(request), work_queue(request)
+    settings, queue, cache = app_settings(request), work_queue(request), photo_cache(request)
     fields: dict[str, JsonValue] = {
         name: parse_json_field(value, name) if name == "weights" else value
         for name, value in request.query_params.items()
         if value.strip()
     }
-    fields.setdefault("sample", "cat")
+    key = _photo_key_of(fields)
+    if key is None:
+        fields.setdefault("sample", "cat")
     if "weights" not in fields:
         fields.setdefault("kernel", "sobel-x")
-    options = validated(PhotoOptions, fields)
-    data = sample_photo(options.sample or "cat", settings.static_dir)
-    compute = partial(convolve_photo, data, options, **settings.photo_limits)
-    return await respond(request, _convolve_page(), compute, _photo_renderers(settings),
+    fields.setdefault("max_side", DEFAULT_WORKING_SIDE)
+    options = validated(PhotoOptions, _full_size_spelled_out(fields))
+    data = b"" if key is not None else sample_photo(options.sample or "cat", settings.static_dir)
+    compute = partial(shown_photo, cache, data, key, options, settings)
+    return await respond(request, _convolve_page(), compute, _shown_renderers(settings),
                          run=queue.run)
 
 
@@ -172,7 +203,14 @@ async def convolve(request: Request) -> Response:
             f"not {kind or 'an untyped body'}.",
             field="body",
         )
-    data, options, _ = await read_photo_request(request, settings)
+    data, options, extras = await read_photo_request(request, settings)
+    key = _photo_key_of(extras)
+    if _for_a_page(request):
+        cache = photo_cache(request)
+        shown = await queue.run(shown_photo, cache, data, key, options, settings)
+        return await respond(request, _convolve_page(), lambda: shown,
+                             _shown_renderers(settings), run=queue.run,
+                             headers={"Server-Timing": server_timing(shown.result)})
     if options.is_layer:
         layered = await queue.run(partial(convolve_photo_layer, data, options,
                                           **settings.photo_limits,
@@ -184,7 +222,12 @@ async def convolve(request: Request) -> Response:
             lambda: layered, _layer_renderers(), run=queue.run,
             headers={"Server-Timing": _timing(layered.timings_ms)},
         )
-    result = await queue.run(convolve_photo, data, options, **settings.photo_limits)
+    if data or key is None:
+        result = await queue.run(convolve_photo, data, options, **settings.photo_limits)
+    else:  # a program naming a photo a page sent
+        kept = photo_cache(request).require(key, options.max_side or FULL_SIZE)
+        result = await queue.run(convolve_decoded, in_color(kept, options.color), options,
+                                 **settings.photo_limits)
     representations = _convolve_page((MEDIA_TYPES[options.format], "application/json"))
     return await respond(request, representations, lambda: result, _photo_renderers(settings),
                          run=queue.run, headers={"Server-Timing": server_timing(result)})
@@ -197,16 +240,41 @@ async def explain(request: Request) -> Response:
     The same form as POST /convolve plus ``row``, ``column`` and ``channel``; the numbers
     come from `webapp.convolution.explain_cell` on the real pixels, so they are the API's.
     """
-    settings, queue = app_settings(request), work_queue(request)
+    settings, queue, cache = app_settings(request), work_queue(request), photo_cache(request)
     data, options, extras = await read_photo_request(
         request, settings, extra=("row", "column", "channel")
     )
+    key = _photo_key_of(extras)
     cell = validated(CellChoice, extras)
-    compute = partial(convolve_photo, data, options, **settings.photo_limits)
+    compute = partial(shown_photo, cache, data, key, options, settings)
     return await respond(
         request, Representations(fragment="partials/explain.html"), compute,
-        Renderers(view=lambda result: {"explain": explain_view(result, cell)}), run=queue.run,
+        Renderers(view=lambda shown: {"explain": explain_view(shown.result, cell)}),
+        run=queue.run,
     )
+
+
+_IMMUTABLE = "private, max-age=31536000, immutable"
+"""A picture's name says what it is made of (the photo's hash, the working size, the
+colour), so what it names never changes: the browser keeps it, and a control change does
+not fetch it again. Private: it is someone's photo, not for shared caches."""
+
+
+@router.get("/convolve/photos/{name}", include_in_schema=False)
+async def photo_picture(request: Request, name: str) -> Response:
+    """The page's input picture: a kept photo at its working size and colour, e.g.
+    ``/convolve/photos/<key>-1024-rgb.jpeg`` (`webapp.server.views.convolve.picture_name`)."""
+    queue, cache = work_queue(request), photo_cache(request)
+    key, side, color, picture_format = parse_picture_name(name)
+    tag = f'"{name}"'
+    headers = {"Cache-Control": _IMMUTABLE, "ETag": tag}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    photo = cache.require(key, side)
+    encoded = await queue.run(
+        lambda: encode_image(in_color(photo, color).pixels, picture_format)
+    )
+    return Response(encoded, media_type=MEDIA_TYPES[picture_format], headers=headers)
 
 
 @router.get("/kernels", summary="Preset kernels", response_model=list[PresetAnswer])
@@ -267,13 +335,27 @@ async def read_photo_request(
     """The photo's bytes, its options, and the ``extra`` fields a page adds to the form.
 
     An empty file field with a ``sample`` name means a bundled photo: that is what a
-    browser sends when the learner picked a sample instead of uploading.
+    browser sends when the learner picked a sample instead of uploading; with a
+    ``photo_key`` (always among the extras returned) it means the photo sent earlier.
     """
     data, fields = await read_form(request, file_field="image", json_fields=tuple(_JSON_FIELDS))
-    extras = {name: fields.pop(name) for name in extra if name in fields}
-    options = validated(PhotoOptions, fields)
-    if not data and options.sample is not None:
+    extras = {name: fields.pop(name) for name in (*extra, "photo_key") if name in fields}
+    options = validated(PhotoOptions, _full_size_spelled_out(fields))
+    if not data and "photo_key" not in extras and options.sample is not None:
         data = sample_photo(options.sample, settings.static_dir)
     return data, options, extras
+
+
+def _photo_key_of(fields: dict[str, JsonValue]) -> str | None:
+    """The ``photo_key`` of a request's fields, checked and taken out of them, or None."""
+    value = fields.pop("photo_key", None)
+    return None if value is None else checked_key(value)
+
+
+def _full_size_spelled_out(fields: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """The pages' working-size choice "full" means no ``max_side`` at all."""
+    if fields.get("max_side") == "full":
+        return {name: value for name, value in fields.items() if name != "max_side"}
+    return fields
 
 

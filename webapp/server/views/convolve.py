@@ -7,6 +7,8 @@ by the routes in `webapp.server.routes.convolve`.
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from webapp.convolution import Convolution, explain_cell
 from webapp.errors import InvalidInput
-from webapp.images import OutputFormat, data_url, encode_image
+from webapp.images import Color, OutputFormat
 from webapp.options import PhotoOptions
-from webapp.photos import PhotoAnswer, PhotoResult
+from webapp.photos import PhotoAnswer, PhotoResult, convolve_decoded
 from webapp.pooling import pool_window, reduce_window
+from webapp.server.photocache import FULL_SIZE, PhotoCache, working_photo
+from webapp.server.settings import Settings
 from webapp.server.templating import number
 
 TIMES = "\u00d7"
@@ -46,23 +50,89 @@ def display_scale(width: int, height: int) -> float:
     return min(int(fit), 40) if fit >= 2 else round(min(fit, 1.0), 3)
 
 
-def result_view(result: PhotoResult) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ShownPhoto:
+    """A result as a page shows it: computed on the working photo kept under ``key``."""
+
+    result: PhotoResult
+    key: str
+
+
+def shown_photo(
+    cache: PhotoCache, data: bytes, key: str | None, options: PhotoOptions, settings: Settings
+) -> ShownPhoto:
+    """A page's result: the working photo (uploaded now, or kept under ``key``) convolved,
+    its output in a light format (`page_format`)."""
+    key, source = working_photo(cache, data, key, max_side=options.max_side,
+                                color=options.color, max_pixels=settings.max_pixels)
+    light = options.model_copy(update={"format": page_format(source.pixels)})
+    result = convolve_decoded(source, light, **settings.photo_limits)
+    return ShownPhoto(result=result, key=key)
+
+
+# Up to this many pixels a picture is sent as PNG: small pictures are drawn enlarged, one
+# crisp square per pixel, where JPEG's blocks would show; larger ones as JPEG, a tenth of
+# the bytes of PNG for a photo, which is what keeps a control change light.
+_LOSSLESS_PIXELS = 256 * 256
+
+
+def page_format(pixels: np.ndarray[Any, Any]) -> OutputFormat:
+    """The format a page's pictures of ``pixels``' size are sent in."""
+    return "png" if pixels.shape[0] * pixels.shape[1] <= _LOSSLESS_PIXELS else "jpeg"
+
+
+_PICTURE = re.compile(r"(?P<key>[0-9a-f]{32})-(?P<side>full|[1-9][0-9]{0,4})-"
+                      r"(?P<color>rgb|gray)\.(?P<format>png|jpeg)")
+
+
+def picture_name(key: str, options: PhotoOptions, picture_format: OutputFormat) -> str:
+    """The name of the page's input picture (served by GET /convolve/photos/<name>): it
+    says everything the picture is made from, so the picture under a name never changes.
+
+    >>> picture_name("0" * 32, PhotoOptions(max_side=1024), "jpeg")[-16:]
+    '0000-1024-rgb.jpeg'
+    """
+    side = options.max_side or "full"
+    return f"{key}-{side}-{options.color}.{picture_format}"
+
+
+def parse_picture_name(name: str) -> tuple[str, int, Color, OutputFormat]:
+    """The key, working side (`FULL_SIZE` for full), colour and format a picture name
+    holds; a clear 422 for any other name."""
+    match = _PICTURE.fullmatch(name)
+    if match is None:
+        raise InvalidInput(
+            "name must be <photo key>-<working side or full>-<rgb or gray>.<png or jpeg>.",
+            field="name",
+        )
+    side = FULL_SIZE if match["side"] == "full" else int(match["side"])
+    color: Color = "gray" if match["color"] == "gray" else "rgb"
+    picture_format: OutputFormat = "png" if match["format"] == "png" else "jpeg"
+    return match["key"], side, color, picture_format
+
+
+def result_view(shown: ShownPhoto) -> dict[str, Any]:
     """What the result fragment shows: the JSON answer, the input as the kernel saw it
-    (gray when asked), and both images' sizes at one common scale."""
+    (gray when asked, at the working size), both images' sizes at one common scale, and
+    how the working size relates to the photo."""
+    result = shown.result
     answer = PhotoAnswer.of(result).model_dump()
     (in_height, in_width), (out_height, out_width) = (
         result.input_shape[:2], result.output_shape[:2]
     )
     scale = display_scale(max(in_width, out_width), max(in_height, out_height))
-    small = result.source.pixels.shape[0] * result.source.pixels.shape[1] <= 256 * 256
-    picture_format: OutputFormat = "png" if small else "jpeg"
+    photo_width, photo_height = result.source.full_size
     computed = result.convolution
     return {
         "answer": answer,
         "options": result.options,
         "pooling": result.options.operation != "convolve",
-        "input_image": data_url(encode_image(result.source.pixels, picture_format),
-                                picture_format),
+        "photo_key": shown.key,
+        "input_image": "/convolve/photos/" + picture_name(
+            shown.key, result.options, page_format(result.source.pixels)),
+        "working": {"width": in_width, "height": in_height, "photo_width": photo_width,
+                    "photo_height": photo_height,
+                    "fitted": (photo_width, photo_height) != (in_width, in_height)},
         "applied": (computed.kernel if isinstance(computed, Convolution)
                     else result.kernel.weights).tolist(),
         "scale": scale,
@@ -73,17 +143,22 @@ def result_view(result: PhotoResult) -> dict[str, Any]:
     }
 
 
-def page_view(result: PhotoResult, *, max_kernel_size: int) -> dict[str, Any]:
+def page_view(shown: ShownPhoto, *, max_kernel_size: int) -> dict[str, Any]:
     """The whole page's context: the result, and the form's choices and current values."""
-    return {"view": result_view(result), **form_context(result.options, max_kernel_size)}
+    return {"view": result_view(shown),
+            **form_context(shown.result.options, max_kernel_size, photo_key=shown.key)}
 
 
-def form_context(options: PhotoOptions, max_kernel_size: int) -> dict[str, Any]:
+def form_context(
+    options: PhotoOptions, max_kernel_size: int, *, photo_key: str | None = None
+) -> dict[str, Any]:
     """The form's choices and its current values, so a page posted back keeps them."""
     return {
         "max_kernel_size": max_kernel_size,
         "form": {
             **options.model_dump(),
+            "photo_key": photo_key or "",
+            "working_side": options.max_side or "full",
             "weights_text": "" if options.weights is None else json.dumps(options.weights),
             "padding_cells": options.padding if isinstance(options.padding, int) else "",
             "padding_name": options.padding if isinstance(options.padding, str) else "",
