@@ -231,8 +231,8 @@ class BankAnswer(BaseModel):
     description: str
     citation: str
     channels: int | None = Field(
-        description="Input channels each filter spans; null: made for one channel, spread "
-        "over any number (each channel gets 1/C of the kernel)."
+        None, description="Input channels each filter spans; absent for a bank made for one "
+        "channel that spreads over any number (each channel gets 1/C of the kernel)."
     )
     shape: list[int] = Field(description="N x C x k_h x k_w, as listed (one channel when "
                                          "the bank spreads).")

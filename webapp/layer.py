@@ -323,20 +323,32 @@ def apply_layer(
     _check_range(layer, eight_bit=values.dtype == np.uint8, float64=float64)
     with np.errstate(over="ignore", invalid="ignore"):
         if layer.groups == channels == layer.maps:
-            output, engine = _per_channel(values, layer, stride=stride, padding=padding,
-                                          padding_mode=padding_mode, dilation=dilation,
-                                          flip=flip, one_dimensional=one_dimensional)
+            try:
+                output, engine = _per_channel(values, layer, stride=stride, padding=padding,
+                                              padding_mode=padding_mode, dilation=dilation,
+                                              flip=flip, one_dimensional=one_dimensional)
+            except Overflow as error:  # the one-kernel engine calls the filters "weights"
+                if error.field != "weights":
+                    raise
+                raise Overflow(error.message.replace("weights", "filters", 1),
+                               field="filters") from None
         else:
-            padded = _pad_channels(values, rows, columns, padding_mode, float64)
             if float64:
+                padded = _pad_channels(values, rows, columns, padding_mode, float64)
                 output = _numpy_layer(padded, applied, rows, columns, layer.groups)
                 engine = "numpy"
+            elif padding_mode == "zeros":  # Conv pads zeros as it reads: no padded copy
+                output = _onnx_layer(np.ascontiguousarray(values, dtype=np.float32), applied,
+                                     rows, columns, layer.groups, pads=True)
+                engine = "onnxruntime"
             else:
-                output = _onnx_layer(padded, applied, rows, columns, layer.groups)
+                padded = _pad_channels(values, rows, columns, padding_mode, float64)
+                output = _onnx_layer(padded, applied, rows, columns, layer.groups, pads=False)
                 engine = "onnxruntime"
         if layer.bias.any():
             output += cast(FloatArray, layer.bias.astype(output.dtype))[:, np.newaxis, np.newaxis]
-        if not np.isfinite(output).all():
+        # 8-bit pixels cannot overflow weights that passed `_check_range`: no scan needed.
+        if values.dtype != np.uint8 and not np.isfinite(output).all():
             _refuse_overflow(values, layer)
         output = activate(output, layer.activation)
     return FeatureMaps(output=output, layer=layer, applied=np.asarray(applied), rows=rows,
@@ -399,19 +411,15 @@ def _pad_channels(
     values: NDArray[np.generic], rows: AxisArithmetic, columns: AxisArithmetic,
     mode: PaddingMode, float64: bool,
 ) -> FloatArray:
-    """``values`` padded per channel (`webapp.padding.pad`), as contiguous floats."""
+    """``values`` padded plane by plane (`webapp.padding.pad`), as contiguous floats: 8-bit
+    planes are padded as bytes and become floats once, in the same copy that stacks them."""
     dtype = np.float64 if float64 else np.float32
     sides = (rows.padding_lo, rows.padding_hi), (columns.padding_lo, columns.padding_hi)
-    planes = values if values.dtype in (np.uint8, dtype) else values.astype(dtype)
     if not any(sides[0] + sides[1]):
-        return cast(FloatArray, np.ascontiguousarray(planes, dtype=dtype))
-    cells = cast(Cells, planes)
-    if planes.shape[0] <= 4:  # OpenCV pads up to four interleaved channels in one call
-        padded = pad(np.ascontiguousarray(np.moveaxis(cells, 0, 2)), *sides, mode)
-        padded = padded if padded.ndim == 3 else padded[:, :, np.newaxis]
-        return cast(FloatArray, np.ascontiguousarray(np.moveaxis(padded, 2, 0), dtype=dtype))
-    return cast(FloatArray, np.stack([pad(plane, *sides, mode) for plane in cells]
-                                     ).astype(dtype, copy=False))
+        return cast(FloatArray, np.ascontiguousarray(values, dtype=dtype))
+    planes = cast(Cells, values if values.dtype in (np.uint8, dtype) else values.astype(dtype))
+    return cast(FloatArray, np.stack([pad(plane, *sides, mode) for plane in planes],
+                                     dtype=dtype))
 
 
 _BAND_VALUES = 1 << 21
@@ -446,14 +454,17 @@ def _numpy_layer(
 
 
 def _onnx_layer(
-    padded: FloatArray, filters: NDArray[np.float64], rows: AxisArithmetic,
-    columns: AxisArithmetic, groups: int,
+    planes: FloatArray, filters: NDArray[np.float64], rows: AxisArithmetic,
+    columns: AxisArithmetic, groups: int, *, pads: bool,
 ) -> FloatArray:
-    """onnxruntime's ``Conv`` on the padded input (float32), no padding of its own."""
+    """onnxruntime's ``Conv`` on float32 planes: padded already, or (``pads``) padded with
+    zeros by ``Conv`` itself."""
+    sides = ((rows.padding_lo, columns.padding_lo, rows.padding_hi, columns.padding_hi)
+             if pads else (0, 0, 0, 0))
     session = _conv_session((rows.stride, columns.stride), (rows.dilation, columns.dilation),
-                            groups)
+                            groups, sides)
     result = session.run(None, {
-        "input": np.ascontiguousarray(padded, dtype=np.float32)[np.newaxis],
+        "input": np.ascontiguousarray(planes, dtype=np.float32)[np.newaxis],
         "filters": np.ascontiguousarray(filters, dtype=np.float32),
     })[0]
     output: NDArray[np.float32] = result[0]
@@ -463,7 +474,8 @@ def _onnx_layer(
 
 @functools.lru_cache(maxsize=32)
 def _conv_session(
-    strides: tuple[int, int], dilations: tuple[int, int], groups: int
+    strides: tuple[int, int], dilations: tuple[int, int], groups: int,
+    pads: tuple[int, int, int, int],
 ) -> onnxruntime.InferenceSession:
     """A session running one ``Conv`` with these attributes; the input and the filters are
     its inputs (any size), so one session serves every request with the same geometry."""
@@ -472,7 +484,7 @@ def _conv_session(
     # Idle worker threads would spin, taking CPU from the other requests of a busy server.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(
-        conv_model(strides, dilations, groups), sess_options=options,
+        conv_model(strides, dilations, groups, pads), sess_options=options,
         providers=["CPUExecutionProvider"],
     )
 
@@ -515,8 +527,12 @@ def _float_tensor(name: str, dims: tuple[str, ...]) -> bytes:
                                                               + _message(2, shape)))
 
 
-def conv_model(strides: tuple[int, int], dilations: tuple[int, int], groups: int) -> bytes:
-    """An ONNX model (opset 17) of one ``Conv``: ``output = Conv(input, filters)``.
+def conv_model(
+    strides: tuple[int, int], dilations: tuple[int, int], groups: int,
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+) -> bytes:
+    """An ONNX model (opset 17) of one ``Conv``: ``output = Conv(input, filters)``, with
+    zero ``pads`` as ONNX orders them (top, left, bottom, right).
 
     >>> session = onnxruntime.InferenceSession(conv_model((1, 1), (1, 1), 1),
     ...                                        providers=["CPUExecutionProvider"])
@@ -529,6 +545,7 @@ def conv_model(strides: tuple[int, int], dilations: tuple[int, int], groups: int
             + _message(4, b"Conv")
             + _message(5, _ints_attribute("strides", strides))
             + _message(5, _ints_attribute("dilations", dilations))
+            + _message(5, _ints_attribute("pads", pads))
             + _message(5, _message(1, b"group") + _integer(3, groups) + _integer(20, 2)))
     # GraphProto: node 1, name 2, input 11, output 12
     graph = (_message(1, node) + _message(2, b"layer")

@@ -275,7 +275,7 @@ class LayerStep(BaseModel):
     result: float
 
 
-class LayerAnswer(BaseModel):
+class NumericLayerAnswer(BaseModel):
     """Numbers through a conv layer: N feature maps, the arithmetic, the costs (parameters
     ``N * (C_in/groups * k_h * k_w + 1)``) and, for small layers, every cell's sums."""
 
@@ -305,7 +305,7 @@ class LayerAnswer(BaseModel):
 def layer_answer(
     request: NumericRequest, *, max_numeric_size: int, max_kernel_size: int,
     max_explained_cells: int, max_layer_macs: int, learned: Mapping[str, Bank] | None = None,
-) -> LayerAnswer:
+) -> NumericLayerAnswer:
     """The numeric mode with ``filters`` or a ``bank``: the input (1-D, 2-D, or 3-D
     ``C_in x H x W``) through a whole conv layer."""
     if request.operation != "convolve":
@@ -334,7 +334,7 @@ def layer_answer(
 
     input_shape = ([planes.shape[2]] if one_dimensional
                    else list(planes.shape[1:]) if raw_ndim == 2 else list(planes.shape))
-    return LayerAnswer(
+    return NumericLayerAnswer(
         input_shape=input_shape,
         in_channels=layer.in_channels,
         maps=layer.maps,

@@ -427,7 +427,7 @@ class MapGrid(BaseModel):
     gap: int
 
 
-class FeatureMapsAnswer(BaseModel):
+class PhotoLayerAnswer(BaseModel):
     """A photo through a conv layer: shapes are ``[height, width, channels]`` for the photo
     and ``[N, height, width]`` for the maps."""
 

@@ -29,13 +29,13 @@ from webapp.banks import Bank, BankAnswer, catalog, learned_bank
 from webapp.errors import InvalidInput
 from webapp.images import MEDIA_TYPES, encode_image, in_color
 from webapp.kernels import PRESETS, PresetAnswer
-from webapp.numeric import LayerAnswer, NumericAnswer, layer_answer, numeric_answer
+from webapp.numeric import NumericAnswer, NumericLayerAnswer, layer_answer, numeric_answer
 from webapp.options import NumericRequest, PhotoOptions, parse_json_field
 from webapp.photos import (
     DEFAULT_WORKING_SIDE,
-    FeatureMapsAnswer,
     LayerPhotoResult,
     PhotoAnswer,
+    PhotoLayerAnswer,
     PhotoResult,
     convolve_decoded,
     convolve_photo,
@@ -168,7 +168,7 @@ async def convolve_page(request: Request) -> Response:
     "/convolve",
     summary="Convolve a photo or a list of numbers",
     openapi_extra=_OPENAPI,
-    response_model=PhotoAnswer | NumericAnswer | FeatureMapsAnswer | LayerAnswer,
+    response_model=PhotoAnswer | NumericAnswer | PhotoLayerAnswer | NumericLayerAnswer,
 )
 async def convolve(request: Request) -> Response:
     """Apply a kernel, or a whole conv layer, with a stride, padding and dilation.
@@ -320,7 +320,7 @@ def _learned_banks(models: tuple[tuple[str, str, str, str], ...]) -> Mapping[str
 
 
 def _layer_renderers() -> Renderers[LayerPhotoResult]:
-    return Renderers(data=FeatureMapsAnswer.of,
+    return Renderers(data=PhotoLayerAnswer.of,
                      image=lambda result, _media_type: result.encoded)
 
 
