@@ -397,13 +397,17 @@ def _per_channel(
                                 "flip": flip}
     kernels = layer.filters[:, 0]
     if one_dimensional:
-        maps = [convolve(values[c, 0], kernels[c, 0], **geometry) for c in range(layer.maps)]
+        maps = [convolve(np.ascontiguousarray(values[c, 0]), kernels[c, 0], **geometry)
+                for c in range(layer.maps)]
         return cast(FloatArray, np.stack([m.output[np.newaxis] for m in maps])), maps[0].engine
     if layer.maps > 1 and bool((kernels == kernels[0]).all()):
         together = convolve(np.moveaxis(values, 0, 2), kernels[0], **geometry)
         planes = together.output if together.output.ndim == 3 else together.output[..., None]
         return cast(FloatArray, np.ascontiguousarray(np.moveaxis(planes, 2, 0))), together.engine
-    maps = [convolve(values[c], kernels[c], **geometry) for c in range(layer.maps)]
+    # Each plane contiguous, as the engine's compiled loops were compiled for (a strided
+    # view of an interleaved photo would need another version compiled mid-request).
+    maps = [convolve(np.ascontiguousarray(values[c]), kernels[c], **geometry)
+            for c in range(layer.maps)]
     return cast(FloatArray, np.stack([m.output for m in maps])), maps[0].engine
 
 
