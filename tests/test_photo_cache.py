@@ -18,6 +18,8 @@ from webapp.server.photocache import FULL_SIZE, PhotoCache, checked_key, photo_k
 from webapp.server.settings import Settings
 
 HX = {"hx-request": "true"}
+X = "\u00d7"
+"""The multiplication sign, as the pages write sizes."""
 PHOTO = gradient_photo(300, 400)
 PHOTO_BYTES = encode(PHOTO, "JPEG", quality=90)
 
@@ -170,10 +172,10 @@ def test_a_page_sends_the_photo_once_then_its_key(client: TestClient) -> None:
                        max_side=1024)
     assert again.status_code == 200
     assert photo_key_in(again.text) == key
-    assert "149 × 199 × 3" in again.text  # (300 - 3) // 2 + 1 by (400 - 3) // 2 + 1
+    assert f"149 {X} 199 {X} 3" in again.text  # (300 - 3) // 2 + 1 by (400 - 3) // 2 + 1
     # The key wins over the sample the form still names.
     sample = post_photo(client, None, HX, photo_key=key, sample="cat", max_side=1024)
-    assert "298 × 398 × 3" in sample.text
+    assert f"298 {X} 398 {X} 3" in sample.text
 
 
 def test_an_unknown_key_is_a_410_that_names_the_photo(client: TestClient) -> None:
@@ -217,10 +219,10 @@ def test_the_explanation_reads_the_kept_working_photo(client: TestClient) -> Non
 def test_the_page_works_at_1024_and_says_so(client: TestClient) -> None:
     big = encode(gradient_photo(1500, 2000), "JPEG", quality=90)
     answer = post_photo(client, big, HX, max_side=1024)
-    assert "766 × 1022 × 3" in answer.text  # 768 x 1024, 3x3 valid
-    assert re.search(r"Working at 1024 × 768 px\s+of your 2000 × 1500 px photo", answer.text)
+    assert f"766 {X} 1022 {X} 3" in answer.text  # 768 x 1024, 3x3 valid
+    assert re.search(rf"Working at 1024 {X} 768 px\s+of your 2000 {X} 1500 px photo", answer.text)
     full = post_photo(client, big, HX, max_side="full")
-    assert "1498 × 1998 × 3" in full.text and "Working at" not in full.text
+    assert f"1498 {X} 1998 {X} 3" in full.text and "Working at" not in full.text
 
 
 def test_the_api_keeps_the_full_size_unless_asked(client: TestClient) -> None:
@@ -286,5 +288,8 @@ def test_a_budget_of_nothing_keeps_nothing_and_every_upload_still_works() -> Non
         answer = post_photo(client, PHOTO_BYTES, HX, max_side=1024)
         assert answer.status_code == 200
         assert client.app.state.photo_cache.stats().entries == 0  # type: ignore[attr-defined]
-        key = photo_key_in(answer.text)
-        assert post_photo(client, None, HX, photo_key=key, max_side=1024).status_code == 410
+        # No key to send back, and the input picture inline (no address could serve it).
+        assert 'data-photo-key=""' in answer.text
+        assert re.search(r'id="input-image" src="data:image/jpeg;base64,', answer.text)
+        assert post_photo(client, None, HX, photo_key=photo_key(PHOTO_BYTES),
+                          max_side=1024).status_code == 410

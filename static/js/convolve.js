@@ -27,6 +27,78 @@
     });
   });
 
+  // --- Sending a photo once ---------------------------------------------------------------
+  // The first request with an uploaded photo sends its bytes; the answer names the photo's
+  // key (data-photo-key on the input picture), and later requests send the key instead
+  // (webapp/server/photocache.py). A server that no longer has the photo answers 410: the
+  // photo goes again by itself, and the learner sees only the result.
+  const photoKey = form.querySelector("#photo-key");
+  const workingSize = form.querySelector("#max_side");
+  let kept = null; // {file, key, side}: the upload the server holds, at which working size
+  let pictureRetries = 0;
+
+  function chosenFile() {
+    return fileInput.files.length ? fileInput.files[0] : null;
+  }
+
+  function sampleChosen() {
+    return Array.prototype.some.call(samples, function (radio) { return radio.checked; });
+  }
+
+  function sendPhotoAgain() {
+    kept = null;
+    photoKey.value = "";
+    form.requestSubmit();
+  }
+
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    const source = event.detail.elt;
+    if (source !== form && source !== explainForm) return;
+    const data = event.detail.formData;
+    const file = chosenFile();
+    if (file && kept && kept.file === file && kept.side === workingSize.value) {
+      data.set("image", new File([], "", { type: "application/octet-stream" }));
+      data.set("photo_key", kept.key);
+    } else if (file || sampleChosen()) {
+      data.delete("photo_key"); // a new upload, or a sample: no earlier photo
+    }
+  });
+
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    const request = event.detail.requestConfig;
+    if (!request || request.elt !== form || !event.detail.successful) return;
+    const picture = document.getElementById("input-image");
+    const key = picture ? picture.dataset.photoKey || "" : "";
+    const sent = request.formData.get("image");
+    if (sent instanceof File && sent.size > 0) {
+      // Kept only if the server said so (a photo over its whole budget is not).
+      kept = key ? { file: sent, key: key, side: String(request.formData.get("max_side")) } : null;
+    }
+    photoKey.value = sampleChosen() ? "" : key;
+  });
+
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    const request = event.detail.requestConfig;
+    if (!request || event.detail.xhr.status !== 410) return;
+    if (request.elt !== form && request.elt !== explainForm) return;
+    // Gone from the server: send the photo again, unless there is none to send (a link
+    // naming a key), when the problem shows and says so.
+    if (!request.formData.get("photo_key") || !chosenFile()) return;
+    event.detail.shouldSwap = false;
+    sendPhotoAgain();
+  });
+
+  // The input picture is fetched by its key; a server without the photo (another replica,
+  // a restart) cannot draw it: send the photo again, once.
+  result.addEventListener("load", function (event) {
+    if (event.target.id === "input-image") pictureRetries = 0;
+  }, true);
+  result.addEventListener("error", function (event) {
+    if (event.target.id !== "input-image" || !chosenFile() || pictureRetries > 0) return;
+    pictureRetries += 1;
+    sendPhotoAgain();
+  }, true);
+
   // --- Padding: a name (valid, same, full) or a number of cells ---------------------------
   // Both controls are named "padding"; the server takes the last non-empty one, so a number
   // wins. Keep them consistent so that what is shown is what is sent.

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from webapp.server.app import create_app
@@ -61,11 +62,18 @@ def chromium() -> Path:
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[str]:
     """The app in uvicorn on 127.0.0.1 and a free port, in a background thread."""
+    with serving(create_app(Settings(skip_broken_models=True))) as base_url:
+        yield base_url
+
+
+@contextlib.contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` in uvicorn on 127.0.0.1 and a free port, in a background thread, while the
+    block runs (a test that reaches into the app, e.g. its photo cache, makes its own)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    app = create_app(Settings(skip_broken_models=True))
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", ws="none", lifespan="on", access_log=False)
     )

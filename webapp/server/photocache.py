@@ -176,24 +176,26 @@ class PhotoCache:
 def working_photo(
     cache: PhotoCache, data: bytes, key: str | None, *, max_side: int | None, color: Color,
     max_pixels: int,
-) -> tuple[str, DecodedImage]:
-    """The photo a page computes on, and its key: ``data`` decoded at the working size
-    ``max_side`` (None: the full size) and kept, or else the photo kept under ``key``
-    (`PhotoExpired` when it is gone); in ``color``.
+) -> tuple[str, DecodedImage, bool]:
+    """The photo a page computes on, its key, and whether the cache holds it: ``data``
+    decoded at the working size ``max_side`` (None: the full size) and kept if there is
+    room, or else the photo kept under ``key`` (`PhotoExpired` when it is gone); in
+    ``color``.
 
     The cache holds RGB only: gray is worked out from it when asked, so a change of colour
     needs no upload either.
     """
     side = max_side or FULL_SIZE
+    kept = True
     if data:
         key = photo_key(data)
         photo = cache.get(key, side)
         if photo is None:
             photo = decode_image(data, max_pixels=max_pixels, max_side=max_side)
-            cache.put(key, side, photo)
+            kept = cache.put(key, side, photo)
     elif key is not None:
         photo = cache.require(key, side)
     else:
         raise InvalidInput("image is missing: send a photo, a sample name or a photo_key.",
                            field="image")
-    return key, in_color(photo, color)
+    return key, in_color(photo, color), kept

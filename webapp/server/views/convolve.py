@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from webapp.convolution import Convolution, explain_cell
 from webapp.errors import InvalidInput
-from webapp.images import Color, OutputFormat
+from webapp.images import Color, OutputFormat, data_url, encode_image
 from webapp.options import PhotoOptions
 from webapp.photos import PhotoAnswer, PhotoResult, convolve_decoded
 from webapp.pooling import pool_window, reduce_window
@@ -56,6 +56,8 @@ class ShownPhoto:
 
     result: PhotoResult
     key: str
+    kept: bool
+    """Whether the cache holds the photo (one over its whole budget is not kept)."""
 
 
 def shown_photo(
@@ -63,11 +65,11 @@ def shown_photo(
 ) -> ShownPhoto:
     """A page's result: the working photo (uploaded now, or kept under ``key``) convolved,
     its output in a light format (`page_format`)."""
-    key, source = working_photo(cache, data, key, max_side=options.max_side,
-                                color=options.color, max_pixels=settings.max_pixels)
+    key, source, kept = working_photo(cache, data, key, max_side=options.max_side,
+                                      color=options.color, max_pixels=settings.max_pixels)
     light = options.model_copy(update={"format": page_format(source.pixels)})
     result = convolve_decoded(source, light, **settings.photo_limits)
-    return ShownPhoto(result=result, key=key)
+    return ShownPhoto(result=result, key=key, kept=kept)
 
 
 # Up to this many pixels a picture is sent as PNG: small pictures are drawn enlarged, one
@@ -122,14 +124,20 @@ def result_view(shown: ShownPhoto) -> dict[str, Any]:
     )
     scale = display_scale(max(in_width, out_width), max(in_height, out_height))
     photo_width, photo_height = result.source.full_size
+    picture_format = page_format(result.source.pixels)
     computed = result.convolution
     return {
         "answer": answer,
         "options": result.options,
         "pooling": result.options.operation != "convolve",
-        "photo_key": shown.key,
-        "input_image": "/convolve/photos/" + picture_name(
-            shown.key, result.options, page_format(result.source.pixels)),
+        # A photo the cache could not keep cannot be fetched by its key: it comes inline,
+        # and without a key the page sends it again with each change.
+        "photo_key": shown.key if shown.kept else "",
+        "input_image": (
+            "/convolve/photos/" + picture_name(shown.key, result.options, picture_format)
+            if shown.kept
+            else data_url(encode_image(result.source.pixels, picture_format), picture_format)
+        ),
         "working": {"width": in_width, "height": in_height, "photo_width": photo_width,
                     "photo_height": photo_height,
                     "fitted": (photo_width, photo_height) != (in_width, in_height)},
