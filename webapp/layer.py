@@ -339,16 +339,16 @@ def apply_layer(
                 engine = "numpy"
             elif padding_mode == "zeros":  # Conv pads zeros as it reads: no padded copy
                 output = _onnx_layer(np.ascontiguousarray(values, dtype=np.float32), applied,
-                                     rows, columns, layer.groups, pads=True)
+                                     layer.bias, rows, columns, layer.groups, pads=True)
                 engine = "onnxruntime"
             else:
                 padded = _pad_channels(values, rows, columns, padding_mode, float64)
-                output = _onnx_layer(padded, applied, rows, columns, layer.groups, pads=False)
+                output = _onnx_layer(padded, applied, layer.bias, rows, columns, layer.groups,
+                                     pads=False)
                 engine = "onnxruntime"
-        if layer.bias.any():
+        if engine != "onnxruntime" and layer.bias.any():  # Conv adds the bias itself
             output += cast(FloatArray, layer.bias.astype(output.dtype))[:, np.newaxis, np.newaxis]
-        # 8-bit pixels cannot overflow weights that passed `_check_range`: no scan needed.
-        if values.dtype != np.uint8 and not np.isfinite(output).all():
+        if not _finite(output, eight_bit=values.dtype == np.uint8):
             _refuse_overflow(values, layer)
         output = activate(output, layer.activation)
     return FeatureMaps(output=output, layer=layer, applied=np.asarray(applied), rows=rows,
@@ -369,6 +369,18 @@ def _check_range(layer: Layer, *, eight_bit: bool, float64: bool) -> None:
             f"{' times pixels up to 255' if eight_bit else ''}); use smaller weights.",
             field="filters",
         )
+
+
+def _finite(output: FloatArray, *, eight_bit: bool) -> bool:
+    """Whether every number of ``output`` is finite. 8-bit pixels cannot overflow weights
+    that passed `_check_range`: no scan. A float32 output is summed in float64, one pass
+    with no temporary: a sum of float32 numbers cannot pass float64's range, so it is
+    finite exactly when every number is."""
+    if eight_bit:
+        return True
+    if output.dtype == np.float32:
+        return math.isfinite(float(output.sum(dtype=np.float64)))
+    return bool(np.isfinite(output).all())
 
 
 def _refuse_overflow(values: NDArray[np.generic], layer: Layer) -> None:
@@ -458,11 +470,11 @@ def _numpy_layer(
 
 
 def _onnx_layer(
-    planes: FloatArray, filters: NDArray[np.float64], rows: AxisArithmetic,
-    columns: AxisArithmetic, groups: int, *, pads: bool,
+    planes: FloatArray, filters: NDArray[np.float64], bias: NDArray[np.float64],
+    rows: AxisArithmetic, columns: AxisArithmetic, groups: int, *, pads: bool,
 ) -> FloatArray:
-    """onnxruntime's ``Conv`` on float32 planes: padded already, or (``pads``) padded with
-    zeros by ``Conv`` itself."""
+    """onnxruntime's ``Conv`` on float32 planes (padded already, or with ``pads`` padded
+    with zeros by ``Conv`` itself), the bias added in the same pass."""
     sides = ((rows.padding_lo, columns.padding_lo, rows.padding_hi, columns.padding_hi)
              if pads else (0, 0, 0, 0))
     session = _conv_session((rows.stride, columns.stride), (rows.dilation, columns.dilation),
@@ -470,6 +482,7 @@ def _onnx_layer(
     result = session.run(None, {
         "input": np.ascontiguousarray(planes, dtype=np.float32)[np.newaxis],
         "filters": np.ascontiguousarray(filters, dtype=np.float32),
+        "bias": np.ascontiguousarray(bias, dtype=np.float32),
     })[0]
     output: NDArray[np.float32] = result[0]
     # A stride that does not divide leaves cells past the last window: Conv keeps none.
@@ -535,17 +548,19 @@ def conv_model(
     strides: tuple[int, int], dilations: tuple[int, int], groups: int,
     pads: tuple[int, int, int, int] = (0, 0, 0, 0),
 ) -> bytes:
-    """An ONNX model (opset 17) of one ``Conv``: ``output = Conv(input, filters)``, with
-    zero ``pads`` as ONNX orders them (top, left, bottom, right).
+    """An ONNX model (opset 17) of one ``Conv``: ``output = Conv(input, filters, bias)``,
+    with zero ``pads`` as ONNX orders them (top, left, bottom, right).
 
     >>> session = onnxruntime.InferenceSession(conv_model((1, 1), (1, 1), 1),
     ...                                        providers=["CPUExecutionProvider"])
     >>> session.run(None, {"input": np.ones((1, 1, 3, 3), np.float32),
-    ...                    "filters": np.ones((1, 1, 2, 2), np.float32)})[0].tolist()
-    [[[[4.0, 4.0], [4.0, 4.0]]]]
+    ...                    "filters": np.ones((1, 1, 2, 2), np.float32),
+    ...                    "bias": np.array([0.5], np.float32)})[0].tolist()
+    [[[[4.5, 4.5], [4.5, 4.5]]]]
     """
     # NodeProto: input 1, output 2, op_type 4, attribute 5
-    node = (_message(1, b"input") + _message(1, b"filters") + _message(2, b"output")
+    node = (_message(1, b"input") + _message(1, b"filters") + _message(1, b"bias")
+            + _message(2, b"output")
             + _message(4, b"Conv")
             + _message(5, _ints_attribute("strides", strides))
             + _message(5, _ints_attribute("dilations", dilations))
@@ -555,6 +570,7 @@ def conv_model(
     graph = (_message(1, node) + _message(2, b"layer")
              + _message(11, _float_tensor("input", ("batch", "channels", "height", "width")))
              + _message(11, _float_tensor("filters", ("maps", "spans", "kh", "kw")))
+             + _message(11, _float_tensor("bias", ("maps",)))
              + _message(12, _float_tensor("output", ("batch", "maps", "out_h", "out_w"))))
     # ModelProto: ir_version 1, producer_name 2, graph 7, opset_import 8 (domain 1, version 2)
     return (_integer(1, 8) + _message(2, b"convlens") + _message(7, graph)
