@@ -101,6 +101,16 @@ def _numeric_requests() -> Iterator[dict[str, Any]]:
             for stride, pool_size, padding in ((2, 2, "valid"), (1, 3, "same"), (3, 2, 1)):
                 yield {"input": values, "operation": operation, "pool_size": pool_size,
                        "stride": stride, "padding": padding}
+    # Whole layers (webapp.layer): 3-D input, full and depthwise (the depthwise path runs
+    # each channel through the one-kernel engine), every activation.
+    volume = rng.integers(0, 9, (3, 11, 12)).tolist()
+    for groups, filters in ((1, rng.standard_normal((4, 3, 3, 3)).round(2).tolist()),
+                            (3, rng.standard_normal((3, 1, 3, 3)).round(2).tolist())):
+        for stride, dilation, padding in ((1, 1, "valid"), (2, 1, "same"), (1, 2, "full")):
+            for activation in ("none", "relu", "leaky-relu", "sigmoid", "tanh"):
+                yield {"input": volume, "filters": filters, "groups": groups,
+                       "activation": activation, "stride": stride, "dilation": dilation,
+                       "padding": padding}
 
 
 def _photo_requests() -> Iterator[tuple[str, bytes, dict[str, str]]]:
@@ -138,6 +148,12 @@ def _photo_requests() -> Iterator[tuple[str, bytes, dict[str, str]]]:
             for operation in ("max-pool", "avg-pool"):
                 yield name, data, {"operation": operation, "pool_size": "3", "stride": "2",
                                    "color": color}
+            for bank in ("edges", "gabor", "random-he"):
+                for stride, padding in ((1, "same"), (2, "valid")):
+                    yield name, data, {"bank": bank, "color": color, "stride": str(stride),
+                                       "padding": padding, "activation": "relu"}
+            yield name, data, {"bank": "colour-opponents", "groups": "1"} if color == "rgb" else (
+                {"bank": "edges", "color": "gray", "groups": "1"})
 
 
 def _drawings() -> Iterator[tuple[str, bytes]]:
