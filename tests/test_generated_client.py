@@ -126,3 +126,22 @@ def test_the_client_parses_problems(client: Any) -> None:
     refused = module("api.convolution.convolve").sync(client=client, body=request)
     assert isinstance(refused, models.Problem), refused
     assert refused.status == 422 and refused.field == "stride"
+
+
+def test_the_client_runs_a_whole_layer(client: Any) -> None:
+    """Two filters over a 2-channel input, with a bias and a ReLU: N x H_out x W_out."""
+    models = module("models")
+    request = models.NumericRequest.from_dict({
+        "input": [[[1, 2, 3], [4, 5, 6]], [[0, 1, 0], [1, 0, 1]]],
+        "filters": [[[[1, 1]], [[1, 1]]], [[[-1, -1]], [[0, 0]]]],
+        "bias": [0.5, 0],
+        "activation": "relu",
+    })
+    answer = module("api.convolution.convolve").sync(client=client, body=request)
+    assert isinstance(answer, models.NumericLayerAnswer), answer
+    # Filter 0 sums both channels' pairs plus 0.5; filter 1 is negative, so ReLU gives 0.
+    assert answer.output == [[[4.5, 6.5], [10.5, 12.5]], [[0, 0], [0, 0]]]
+    assert answer.params == 2 * (2 * 1 * 2 + 1)
+    banks = module("api.convolution.list_banks").sync(client=client)
+    assert all(isinstance(bank, models.BankAnswer) for bank in banks)
+    assert {"edges", "learned-seed"} <= {bank.name for bank in banks}
