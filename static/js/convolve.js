@@ -181,10 +181,15 @@
       row.forEach(function (value, c) {
         const cell = document.createElement("td");
         const input = document.createElement("input");
-        input.type = "number";
-        input.step = "any";
+        // Text, not type=number: what was typed stays visible, so "abc" can be named as not a
+        // number (checks.js) instead of silently reading as empty. Long fractions are shown
+        // to four digits (the full value is sent unless the cell is edited).
+        input.type = "text";
         input.inputMode = "decimal";
-        input.value = String(value);
+        input.autocomplete = "off";
+        input.spellcheck = false;
+        input.value = String(Number(value.toPrecision(4)));
+        if (input.value !== String(value)) input.title = String(value);
         input.dataset.row = String(r);
         input.dataset.column = String(c);
         input.setAttribute("aria-label", "Weight in row " + (r + 1) + ", column " + (c + 1));
@@ -194,6 +199,7 @@
       matrix.append(tableRow);
     });
     const height = grid.length, width = grid[0].length;
+    matrix.parentNode.classList.toggle("compact", width > 5);
     sizeLabel.textContent = height + " × " + width;
     form.querySelector("[data-matrix='add-row']").disabled = height >= maxKernel;
     form.querySelector("[data-matrix='add-column']").disabled = width >= maxKernel;
@@ -211,7 +217,8 @@
 
   matrix.addEventListener("input", function (event) {
     const input = event.target;
-    const value = input.value === "" ? 0 : Number(input.value);
+    // An empty or non-number cell is not 0: checks.js says so and holds the request back.
+    const value = input.value.trim() === "" ? NaN : Number(input.value);
     if (!Number.isFinite(value)) return;
     grid[Number(input.dataset.row)][Number(input.dataset.column)] = value;
     useGrid();
@@ -223,6 +230,7 @@
       grid = rows;
       normalise.checked = false;
       weights.value = "";
+      weights.placeholder = JSON.stringify(rows);
       drawMatrix();
     } else {
       useGrid();
@@ -361,6 +369,12 @@
     // Explain where the arrows stop, not every cell they pass.
     clearTimeout(moveTimer);
     moveTimer = setTimeout(function () { explain(chosen); }, 300);
+  });
+
+  // A pixel asked for from elsewhere (share.js, opening a link that names one).
+  result.addEventListener("convlens:pick", function (event) {
+    const size = outputSize();
+    if (size) explain(clampCell(event.detail, size));
   });
 
   explainForm.querySelector("#explain-channel").addEventListener("change", function () {

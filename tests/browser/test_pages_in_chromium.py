@@ -159,7 +159,8 @@ def test_an_error_appears_next_to_its_field(page: Page, allowed_console: list[st
     # Chromium itself logs every answer over 400; this one is the point of the test.
     allowed_console.append("the server responded with a status of 422")
     page.goto("/convolve")
-    page.fill("#dilation", "300")
+    page.select_option("#kernel", "motion-blur")  # 9 taps: dilation 64 spans 513 > 451 pixels
+    page.fill("#dilation", "64")
     page.wait_for_selector("#error-padding .problem")
     assert "would be empty" in page.inner_text("#error-padding")
     assert page.get_attribute("#padding", "aria-invalid") == "true"

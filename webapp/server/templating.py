@@ -105,7 +105,10 @@ def render(
     """``name`` rendered for ``request``; pages and fragments vary with HX-Request."""
     settings = request.app.state.settings
     response = templates_for(settings.templates_dir).TemplateResponse(
-        request, name, {"path": request.url.path, **context}, status_code=status_code,
+        request, name,
+        # The upload limit, so that the file picker can refuse a photo before sending it.
+        {"path": request.url.path, "max_body_bytes": settings.max_body_bytes, **context},
+        status_code=status_code,
         headers={"Vary": "Accept, HX-Request", **(headers or {})},
     )
     return response
