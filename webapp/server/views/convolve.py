@@ -91,7 +91,7 @@ def picture_name(key: str, options: PhotoOptions, picture_format: OutputFormat) 
     """The name of the page's input picture (served by GET /convolve/photos/<name>): it
     says everything the picture is made from, so the picture under a name never changes.
 
-    >>> picture_name("0" * 32, PhotoOptions(max_side=1024), "jpeg")[-16:]
+    >>> picture_name("0" * 32, PhotoOptions(max_side=1024), "jpeg")[-18:]
     '0000-1024-rgb.jpeg'
     """
     side = options.max_side or "full"
