@@ -54,7 +54,10 @@
     const where = "Row " + (Number(control.dataset.row) + 1) + ", column " +
       (Number(control.dataset.column) + 1);
     if (control.value.trim() === "") return where + " is empty: type a number (0 for none).";
-    if (!Number.isFinite(number(control.value))) {
+    // A cell takes a fraction too (convolve.js shows 1/9 so).
+    const fraction = /^\s*([-+]?\d*\.?\d+)\s*\/\s*(\d*\.?\d+)\s*$/.exec(control.value);
+    if (fraction && Number(fraction[2]) === 0) return where + ": a fraction cannot divide by 0.";
+    if (!fraction && !Number.isFinite(number(control.value))) {
       return where + ": " + JSON.stringify(control.value.trim()) + " is not a number.";
     }
     return "";
@@ -166,7 +169,7 @@
         control.focus({ preventScroll: true });
       }
       const slot = slotFor(control);
-      if (slot && !inView(slot)) slot.scrollIntoView({ block: "nearest" });
+      if (slot && !inView(slot)) slot.scrollIntoView({ block: "center" });
     }
     // A sample chosen, the padding's name changed: their twins may now be fine.
     control.form.querySelectorAll("[aria-invalid='true']").forEach(function (other) {

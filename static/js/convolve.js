@@ -153,6 +153,24 @@
     return option && option.dataset.weights ? parseWeights(option.dataset.weights) : null;
   }
 
+  // A weight as a cell shows it: whole numbers as they are, simple fractions as fractions
+  // (1/9 fits a narrow cell where 0.1111 does not), the rest to four digits.
+  function shown(value) {
+    if (Number.isInteger(value)) return String(value);
+    for (let denominator = 2; denominator <= 64; denominator += 1) {
+      const numerator = Math.round(value * denominator);
+      if (Math.abs(value * denominator - numerator) < 1e-9) return numerator + "/" + denominator;
+    }
+    return String(Number(value.toPrecision(4)));
+  }
+
+  // What a cell holds: a number or a fraction ("1/9"); NaN for anything else.
+  function cellValue(text) {
+    const fraction = /^\s*([-+]?\d*\.?\d+)\s*\/\s*(\d*\.?\d+)\s*$/.exec(text);
+    if (fraction) return Number(fraction[2]) === 0 ? NaN : Number(fraction[1]) / Number(fraction[2]);
+    return text.trim() === "" ? NaN : Number(text);
+  }
+
   function total(rows) {
     return rows.flat().reduce(function (sum, value) { return sum + value; }, 0);
   }
@@ -182,14 +200,14 @@
         const cell = document.createElement("td");
         const input = document.createElement("input");
         // Text, not type=number: what was typed stays visible, so "abc" can be named as not a
-        // number (checks.js) instead of silently reading as empty. Long fractions are shown
-        // to four digits (the full value is sent unless the cell is edited).
+        // number (checks.js) instead of silently reading as empty. Weights show as `shown`
+        // writes them (the full value is sent unless the cell is edited).
         input.type = "text";
         input.inputMode = "decimal";
         input.autocomplete = "off";
         input.spellcheck = false;
-        input.value = String(Number(value.toPrecision(4)));
-        if (input.value !== String(value)) input.title = String(value);
+        input.value = shown(value);
+        if (Number(input.value) !== value) input.title = String(value);
         input.dataset.row = String(r);
         input.dataset.column = String(c);
         input.setAttribute("aria-label", "Weight in row " + (r + 1) + ", column " + (c + 1));
@@ -199,7 +217,10 @@
       matrix.append(tableRow);
     });
     const height = grid.length, width = grid[0].length;
+    // Wide kernels get narrow cells, as wide as their longest value (every value readable).
+    const longest = Math.max.apply(null, grid.flat().map(function (value) { return shown(value).length; }));
     matrix.parentNode.classList.toggle("compact", width > 5);
+    matrix.parentNode.style.setProperty("--cell-chars", String(Math.max(3, longest)));
     sizeLabel.textContent = height + " × " + width;
     form.querySelector("[data-matrix='add-row']").disabled = height >= maxKernel;
     form.querySelector("[data-matrix='add-column']").disabled = width >= maxKernel;
@@ -218,7 +239,7 @@
   matrix.addEventListener("input", function (event) {
     const input = event.target;
     // An empty or non-number cell is not 0: checks.js says so and holds the request back.
-    const value = input.value.trim() === "" ? NaN : Number(input.value);
+    const value = cellValue(input.value);
     if (!Number.isFinite(value)) return;
     grid[Number(input.dataset.row)][Number(input.dataset.column)] = value;
     useGrid();

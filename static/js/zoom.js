@@ -26,7 +26,7 @@
     const percent = shown * 100;
     note.textContent = shown >= 2
       ? "Each pixel is shown " + (Math.round(shown * 10) / 10) + " × " + (Math.round(shown * 10) / 10) + " screen pixels."
-      : "Shown at " + (percent < 10 ? percent.toFixed(1) : Math.round(percent)) + "% of the photo's pixels.";
+      : "Shown at " + (percent < 10 ? percent.toFixed(1) : Math.round(percent)) + "% of the pictures' pixels.";
     note.dataset.scale = shown.toFixed(4);
   }
 
