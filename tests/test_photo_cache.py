@@ -293,3 +293,19 @@ def test_a_budget_of_nothing_keeps_nothing_and_every_upload_still_works() -> Non
         assert re.search(r'id="input-image" src="data:image/jpeg;base64,', answer.text)
         assert post_photo(client, None, HX, photo_key=photo_key(PHOTO_BYTES),
                           max_side=1024).status_code == 410
+
+
+def test_a_shared_link_whose_photo_expired_offers_the_same_view_on_the_sample(
+    client: TestClient,
+) -> None:
+    navigation = {"accept": "text/html", "sec-fetch-dest": "document"}
+    gone = client.get(f"/convolve?photo_key={'a' * 32}&kernel=box-blur&stride=2",
+                      headers=navigation)
+    assert gone.status_code == 410
+    links = re.findall(r'href="([^"]*)"[^>]*>Open this view on the sample', gone.text)
+    assert len(links) == 1 and "photo_key" not in links[0], links
+    same_view = client.get(links[0].replace("&amp;", "&"), headers=navigation)
+    assert same_view.status_code == 200
+    # The link's settings came along: stride 2, the box blur chosen.
+    assert re.search(r'name="stride"[^>]*value="2"', same_view.text)
+    assert re.search(r'<option value="box-blur"[^>]*selected>', same_view.text)
