@@ -20,7 +20,16 @@ from webapp.server.observability import AccessLog, Metrics
 from webapp.server.openapi import document_builder
 from webapp.server.photocache import PhotoCache
 from webapp.server.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers
-from webapp.server.routes import convolve, home, lesson, models, receptive, reconstruct, service
+from webapp.server.routes import (
+    convolve,
+    home,
+    lesson,
+    models,
+    receptive,
+    reconstruct,
+    service,
+    stack,
+)
 from webapp.server.security import SecurityHeaders
 from webapp.server.settings import Settings, get_settings
 from webapp.server.workqueue import WorkQueue
@@ -110,10 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app_metrics.follow_photo_cache(photos.stats)
     install_problem_handlers(app)
     request_models: list[type[BaseModel]] = [
-        Problem, *convolve.REQUEST_MODELS, *reconstruct.REQUEST_MODELS
+        Problem, *convolve.REQUEST_MODELS, *reconstruct.REQUEST_MODELS, *stack.REQUEST_MODELS
     ]
     app.openapi = document_builder(app, request_models)  # type: ignore[method-assign]
-    for module in (service, home, lesson, convolve, receptive, reconstruct, models):
+    for module in (service, home, lesson, convolve, receptive, stack, reconstruct, models):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
 

@@ -32,6 +32,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/lesson/padding", "Padding lesson"),
     ("/convolve", "Convolve"),
     ("/receptive-field", "Receptive field"),
+    ("/stack", "Small CNN"),
     ("/reconstruct", "Autoencoder"),
     ("/models", "Models"),
     ("/docs", "API"),
