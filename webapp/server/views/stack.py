@@ -227,7 +227,6 @@ def stack_view(shown: ShownStack) -> dict[str, Any]:
             "pooled": None if block.pooled is None else _grid(
                 block.pooled, activation, factor, block=block.index, kind="pooled"),
             "kernel": "x".join(map(str, block.maps.layer.kernel_shape)),
-            "ratio": block_answer.linear_params / max(block_answer.params, 1),
         })
     photo = result.photo
     height, width = photo.shape[:2]
