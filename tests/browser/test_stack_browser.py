@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.conftest import Shoot, assert_clean, open_page
+from tests.browser.test_accessibility import SIZES, violations
 
 pytestmark = pytest.mark.browser
 
@@ -117,3 +118,21 @@ def test_a_bank_that_does_not_fit_its_block_is_named(
     problem.wait_for()
     assert "Block 2" in problem.inner_text() and "4 channels" in problem.inner_text()
     assert page.get_attribute("#block-2-bank", "aria-invalid") == "true"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_no_serious_axe_violations_with_a_cell_explained(
+    browser: Browser, live_server: str, size: str, scheme: str
+) -> None:
+    phone = size == "phone"
+    page, problems = open_page(browser, live_server, viewport=SIZES[size], bypass_csp=True,
+                               color_scheme=scheme, is_mobile=phone, has_touch=phone)
+    page.goto("/stack?block-1-bank=edges&block-2-bank=random-he&block-2-maps=4&cell=2,1,3,4")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#stack-explained").is_visible()
+    found = violations(page)
+    assert found == [], "\n".join(f"{v['id']} ({v['impact']}): {v['help']}\n  " +
+                                  "\n  ".join(v["nodes"]) for v in found)
+    assert_clean(page, problems)
+    page.context.close()
