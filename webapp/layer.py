@@ -26,8 +26,10 @@ How it is computed, and why (``benchmarks/layer.py`` holds each choice against P
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
 
@@ -477,31 +479,56 @@ def _onnx_layer(
     with zeros by ``Conv`` itself), the bias added in the same pass."""
     sides = ((rows.padding_lo, columns.padding_lo, rows.padding_hi, columns.padding_hi)
              if pads else (0, 0, 0, 0))
+    weights = np.ascontiguousarray(filters, dtype=np.float32)
+    offsets = np.ascontiguousarray(bias, dtype=np.float32)
+    digest = hashlib.blake2b(weights.tobytes() + offsets.tobytes(), digest_size=16).digest()
     session = _conv_session((rows.stride, columns.stride), (rows.dilation, columns.dilation),
-                            groups, sides)
+                            groups, sides, weights.shape, digest, weights, offsets)
     result = session.run(None, {
         "input": np.ascontiguousarray(planes, dtype=np.float32)[np.newaxis],
-        "filters": np.ascontiguousarray(filters, dtype=np.float32),
-        "bias": np.ascontiguousarray(bias, dtype=np.float32),
     })[0]
     output: NDArray[np.float32] = result[0]
     # A stride that does not divide leaves cells past the last window: Conv keeps none.
     return output[:, : rows.output, : columns.output]
 
 
-@functools.lru_cache(maxsize=32)
+_SESSIONS: OrderedDict[tuple[Any, ...], onnxruntime.InferenceSession] = OrderedDict()
+_SESSIONS_LOCK = threading.Lock()
+_KEPT_SESSIONS = 16
+"""Sessions kept, the least recently used dropped first: a page's banks come back with
+every control change, and a session is cheap to make again."""
+
+
 def _conv_session(
     strides: tuple[int, int], dilations: tuple[int, int], groups: int,
-    pads: tuple[int, int, int, int],
+    pads: tuple[int, int, int, int], shape: tuple[int, ...], digest: bytes,
+    filters: NDArray[np.float32], bias: NDArray[np.float32],
 ) -> onnxruntime.InferenceSession:
-    """A session running one ``Conv`` with these attributes; the input and the filters are
-    its inputs (any size), so one session serves every request with the same geometry."""
+    """A session running one ``Conv`` with these attributes and these weights (``digest``
+    names them). The weights are constants of the graph, not inputs: only then does
+    onnxruntime lay them out ahead for its blocked (NCHWc) kernels, which is what makes
+    it as fast as PyTorch's convolution (benchmarks/layer.py)."""
+    key = (strides, dilations, groups, pads, shape, digest)
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(key)
+        if session is not None:
+            _SESSIONS.move_to_end(key)
+            return session
+    session = _new_session(conv_model(strides, dilations, groups, pads, filters, bias))
+    with _SESSIONS_LOCK:
+        _SESSIONS[key] = session
+        while len(_SESSIONS) > _KEPT_SESSIONS:
+            _SESSIONS.popitem(last=False)
+    return session
+
+
+def _new_session(model: bytes) -> onnxruntime.InferenceSession:
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     # Idle worker threads would spin, taking CPU from the other requests of a busy server.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(
-        conv_model(strides, dilations, groups, pads), sess_options=options,
+        model, sess_options=options,
         providers=["CPUExecutionProvider"],
     )
 
@@ -536,6 +563,13 @@ def _ints_attribute(name: str, values: tuple[int, ...]) -> bytes:
             + _integer(20, 7))
 
 
+def _constant(name: str, values: NDArray[np.float32]) -> bytes:
+    # TensorProto: dims 1 (repeated int64), data_type 2 (FLOAT = 1), name 8, raw_data 9
+    # (little-endian, as numpy writes float32 here)
+    return (b"".join(_integer(1, size) for size in values.shape) + _integer(2, 1)
+            + _message(8, name.encode()) + _message(9, values.astype("<f4").tobytes()))
+
+
 def _float_tensor(name: str, dims: tuple[str, ...]) -> bytes:
     # ValueInfoProto: name 1, type 2 -> TypeProto.tensor_type 1 -> elem_type 1 (FLOAT = 1),
     # shape 2 -> dim 1 -> dim_param 2 (a named, free size)
@@ -546,16 +580,16 @@ def _float_tensor(name: str, dims: tuple[str, ...]) -> bytes:
 
 def conv_model(
     strides: tuple[int, int], dilations: tuple[int, int], groups: int,
-    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+    pads: tuple[int, int, int, int], filters: NDArray[np.float32], bias: NDArray[np.float32],
 ) -> bytes:
     """An ONNX model (opset 17) of one ``Conv``: ``output = Conv(input, filters, bias)``,
-    with zero ``pads`` as ONNX orders them (top, left, bottom, right).
+    the filters and the bias constants of the graph, with zero ``pads`` as ONNX orders them
+    (top, left, bottom, right).
 
-    >>> session = onnxruntime.InferenceSession(conv_model((1, 1), (1, 1), 1),
-    ...                                        providers=["CPUExecutionProvider"])
-    >>> session.run(None, {"input": np.ones((1, 1, 3, 3), np.float32),
-    ...                    "filters": np.ones((1, 1, 2, 2), np.float32),
-    ...                    "bias": np.array([0.5], np.float32)})[0].tolist()
+    >>> model = conv_model((1, 1), (1, 1), 1, (0, 0, 0, 0),
+    ...                    np.ones((1, 1, 2, 2), np.float32), np.array([0.5], np.float32))
+    >>> session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+    >>> session.run(None, {"input": np.ones((1, 1, 3, 3), np.float32)})[0].tolist()
     [[[[4.5, 4.5], [4.5, 4.5]]]]
     """
     # NodeProto: input 1, output 2, op_type 4, attribute 5
@@ -566,11 +600,10 @@ def conv_model(
             + _message(5, _ints_attribute("dilations", dilations))
             + _message(5, _ints_attribute("pads", pads))
             + _message(5, _message(1, b"group") + _integer(3, groups) + _integer(20, 2)))
-    # GraphProto: node 1, name 2, input 11, output 12
+    # GraphProto: node 1, name 2, initializer 5, input 11, output 12
     graph = (_message(1, node) + _message(2, b"layer")
+             + _message(5, _constant("filters", filters)) + _message(5, _constant("bias", bias))
              + _message(11, _float_tensor("input", ("batch", "channels", "height", "width")))
-             + _message(11, _float_tensor("filters", ("maps", "spans", "kh", "kw")))
-             + _message(11, _float_tensor("bias", ("maps",)))
              + _message(12, _float_tensor("output", ("batch", "maps", "out_h", "out_w"))))
     # ModelProto: ir_version 1, producer_name 2, graph 7, opset_import 8 (domain 1, version 2)
     return (_integer(1, 8) + _message(2, b"convlens") + _message(7, graph)
