@@ -27,7 +27,6 @@ import io
 import logging
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,28 +40,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import Report, write_section  # noqa: E402
+from benchmarks.timing import interleaved  # noqa: E402
 from webapp.convolution import convolve  # noqa: E402
 from webapp.images import encode_image  # noqa: E402
 from webapp.server.memory import keep_freed_buffers  # noqa: E402
 
 say = Report()
 """The tables as printed, kept for benchmarks/RESULTS.md."""
-
-def interleaved(
-    first: Callable[[], object], second: Callable[[], object], repeats: int
-) -> tuple[float, float]:
-    """Median seconds of ``first`` and ``second``, run alternately after one warm-up each."""
-    first()
-    second()
-    first_times: list[float] = []
-    second_times: list[float] = []
-    for _ in range(repeats):
-        for function, times in ((first, first_times), (second, second_times)):
-            started = time.perf_counter()
-            function()
-            times.append(time.perf_counter() - started)
-    return statistics.median(first_times), statistics.median(second_times)
-
 
 def photo(size: int) -> NDArray[np.uint8]:
     """A real photo (the bundled cat) scaled to ``size`` x ``size``: PNG sizes like a photo's."""
@@ -102,7 +86,7 @@ def engine_table(sizes: list[int], repeats: int, source: str) -> None:
                         full = cv2.filter2D(floats, -1, kernel32, borderType=cv2.BORDER_CONSTANT)
                         return np.ascontiguousarray(full[::stride, ::stride])
 
-                    mine, reference = interleaved(ours, theirs, repeats if size < 4096 else 3)
+                    mine, reference = interleaved([ours, theirs], repeats if size < 4096 else 3)
                     target = 1.0 if stride == 1 or k == 3 else 0.5
                     ratio = mine / reference
                     flag = ("ok" if ratio <= target else "MISSED") if judged else ""
@@ -135,7 +119,7 @@ def end_to_end(size: int, repeats: int) -> None:
 
             return send
 
-        strided, dense = interleaved(request(2), request(1), repeats)
+        strided, dense = interleaved([request(2), request(1)], repeats)
         say(f"\n2. 9x9 kernel, {size}^2 PNG request end to end: stride 2 {strided * 1000:.0f} ms,"
               f" stride 1 {dense * 1000:.0f} ms, ratio {strided / dense:.2f} (target <= 0.6)"
               f" {'ok' if strided / dense <= 0.6 else 'MISSED'}")
@@ -167,7 +151,7 @@ def end_to_end(size: int, repeats: int) -> None:
             })
             return response
 
-        ours, reference = interleaved(whole_request, by_hand, repeats)
+        ours, reference = interleaved([whole_request, by_hand], repeats)
         ratio = ours / reference
         say(f"\n3. Whole {size}^2 PNG POST /convolve (sharpen, same): {ours * 1000:.0f} ms vs "
               f"Pillow + OpenCV by hand {reference * 1000:.0f} ms: ratio {ratio:.2f} "

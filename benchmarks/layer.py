@@ -17,10 +17,7 @@ Needs the ``bench`` extra (torch: ``pip install torch==2.13.0``, the CPU build).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from benchmarks.results import Report, write_section  # noqa: E402
+from benchmarks.timing import interleaved  # noqa: E402
 from webapp.layer import _numpy_layer, apply_layer, layer_geometry, make_layer  # noqa: E402
 
 TARGET = 1.5
@@ -39,19 +37,6 @@ TARGET = 1.5
 LAYERS = [(3, 16), (16, 16)]
 SIZES = [512, 1024]
 STRIDES = [1, 2]
-
-
-def interleaved(functions: list[Callable[[], object]], rounds: int) -> list[float]:
-    """Median seconds of each function, alternated round by round after a warm-up each."""
-    for function in functions:
-        function()
-    times: list[list[float]] = [[] for _ in functions]
-    for _ in range(rounds):
-        for function, kept in zip(functions, times, strict=True):
-            started = time.perf_counter()
-            function()
-            kept.append(time.perf_counter() - started)
-    return [statistics.median(kept) for kept in times]
 
 
 def main() -> None:

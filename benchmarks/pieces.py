@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import Report, write_section  # noqa: E402
+from benchmarks.timing import interleaved  # noqa: E402
 from tests.drawings import drawing  # noqa: E402
 from webapp import images  # noqa: E402
 from webapp.autoencoder import preprocessing  # noqa: E402
@@ -66,22 +67,6 @@ TARGET = 0.9
 """A hand-written piece must make its path at least 10% faster than the library's way."""
 
 MAX_PIXELS = 16_000_000
-
-
-def interleaved(first: Callable[[], object], second: Callable[[], object],
-                rounds: int, calls: int) -> tuple[float, float]:
-    """Median seconds per call of ``first`` and ``second``, alternated round by round,
-    ``calls`` calls a round, after a warm-up of each."""
-    first()
-    second()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(rounds):
-        for function, kept in ((first, times[0]), (second, times[1])):
-            started = time.perf_counter()
-            for _ in range(calls):
-                function()
-            kept.append((time.perf_counter() - started) / calls)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 @contextmanager
@@ -140,9 +125,9 @@ def small_png_table(canvas: Callable[[], object], rounds: int, say: Report) -> N
             with alternative():
                 return canvas()
 
-        alone = interleaved(lambda: [server_png(picture) for picture in pictures],
-                            encoded_by_alternative, rounds, 200)
-        path = interleaved(canvas, canvas_by_alternative, rounds, 20)
+        alone = interleaved([lambda: [server_png(picture) for picture in pictures],
+                             encoded_by_alternative], rounds, 200)
+        path = interleaved([canvas, canvas_by_alternative], rounds, 20)
         size = sum(len(encoded) for encoded in encoded_by_alternative())
         say(f"   {name:<20} {alone[0] / alone[1]:>6.2f} {path[0] / path[1]:>9.2f} "
             f"{path[1] * 1000:>8.2f} {size:>7,}")
@@ -253,7 +238,7 @@ def main() -> None:
 
     say(f"{'piece':<52} {'alone':>6} {'its path':>9} {'path ms':>8} {'keep if <=':>10}  verdict")
 
-    def row(piece: str, alone: tuple[float, float], path: tuple[float, float]) -> None:
+    def row(piece: str, alone: Sequence[float], path: Sequence[float]) -> None:
         path_ratio = path[0] / path[1]
         verdict = "keep" if path_ratio <= TARGET else "use the library"
         say(f"{piece:<52} {alone[0] / alone[1]:>6.2f} {path_ratio:>9.2f} "
@@ -261,28 +246,28 @@ def main() -> None:
 
     sheet = thin_sheet()
     ink = preprocessing._ink_channel(Image.open(io.BytesIO(sheet)))
-    alone = interleaved(lambda: preprocessing._shrink_large_drawing(ink),
-                        lambda: numpy_block_max(ink), rounds, 10)
+    alone = interleaved([lambda: preprocessing._shrink_large_drawing(ink),
+                         lambda: numpy_block_max(ink)], rounds, 10)
 
     def sheet_by_numpy() -> object:
         with swapped(preprocessing, "_shrink_large_drawing", numpy_block_max):
             return reconstruct(sheet)()
 
     row("2. block-max shrink vs numpy reshape, sheet", alone,
-        interleaved(reconstruct(sheet), sheet_by_numpy, rounds, 5))
+        interleaved([reconstruct(sheet), sheet_by_numpy], rounds, 5))
 
     crop = np.zeros((200, 140), np.float64)
     crop[20:180, 30:110] = np.random.default_rng(0).random((160, 80))
     arguments = (-30.5, -50.25, 280.0)
-    alone = interleaved(lambda: preprocessing._box_resample(crop, *arguments),
-                        lambda: pillow_box(crop, *arguments), rounds, 50)
+    alone = interleaved([lambda: preprocessing._box_resample(crop, *arguments),
+                         lambda: pillow_box(crop, *arguments)], rounds, 50)
 
     def canvas_by_pillow() -> object:
         with swapped(preprocessing, "_box_resample", pillow_box):
             return canvas()
 
     row("3. BOX resample vs Pillow resize(BOX), /reconstruct", alone,
-        interleaved(canvas, canvas_by_pillow, rounds, 20))
+        interleaved([canvas, canvas_by_pillow], rounds, 20))
 
     for size in (512, 2048):
         timed = malloc_rounds(size, rounds)

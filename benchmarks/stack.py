@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from fastapi.testclient import TestClient  # noqa: E402
 
 from benchmarks.results import Report, write_section  # noqa: E402
+from benchmarks.timing import interleaved  # noqa: E402
 from webapp.server.app import create_app  # noqa: E402
 from webapp.server.photocache import photo_key  # noqa: E402
 from webapp.server.settings import Settings  # noqa: E402
@@ -61,19 +59,6 @@ def phone_photo() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
-
-
-def interleaved(functions: list[Callable[[], object]], rounds: int) -> list[float]:
-    """Median seconds of each function, alternated round by round after a warm-up each."""
-    for function in functions:
-        function()
-    times: list[list[float]] = [[] for _ in functions]
-    for _ in range(rounds):
-        for function, kept in zip(functions, times, strict=True):
-            started = time.perf_counter()
-            function()
-            kept.append(time.perf_counter() - started)
-    return [statistics.median(kept) for kept in times]
 
 
 def main() -> None:
