@@ -6,6 +6,49 @@
 (function () {
   "use strict";
 
+  // Translation. The page embeds its language's messages as JSON (templates/base.html,
+  // from the catalogue's `javascript` domain); English is the source text, so an English
+  // page embeds none. Every script writes its messages as
+  //     const _ = window.convlens.gettext;
+  //     _("Copied %(count)s links", { count: 3 })
+  // so that tools/catalogue.py finds them, and a value can move to where Korean puts it.
+  const messages = (function () {
+    const data = document.getElementById("convlens-messages");
+    try {
+      return data ? JSON.parse(data.textContent) : {};
+    } catch (error) {
+      return {};
+    }
+  })();
+  function format(text, values) {
+    if (!values) return text.replace(/%%/g, "%");
+    return text.replace(/%\(([a-z_]+)\)s|%%/g, function (match, name) {
+      return name === undefined ? "%" : String(values[name]);
+    });
+  }
+  function gettext(message, values) {
+    return format(Object.prototype.hasOwnProperty.call(messages, message)
+      ? messages[message] : message, values);
+  }
+  function ngettext(singular, plural, count, values) {
+    const english = count === 1 ? singular : plural;
+    const text = Object.prototype.hasOwnProperty.call(messages, singular)
+      ? messages[singular] : english;
+    return format(text, Object.assign({ num: count }, values || {}));
+  }
+  // A shareable address says its language, so that it opens in it for whoever follows it.
+  function withLanguage(address) {
+    const url = new URL(address, location.href);
+    url.searchParams.set("lang", document.documentElement.lang);
+    return url.href;
+  }
+  window.convlens = Object.assign(window.convlens || {}, {
+    gettext: gettext,
+    ngettext: ngettext,
+    language: document.documentElement.lang,
+    withLanguage: withLanguage,
+  });
+
   // Controls that need JavaScript are `hidden` in the HTML; show them now.
   function revealScripted(root) {
     root.querySelectorAll(".js-only[hidden]").forEach(function (element) {

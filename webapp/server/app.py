@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from webapp import __version__, engine
 from webapp.autoencoder import preprocessing
 from webapp.autoencoder.registry import ModelRegistry
+from webapp.server.language import LanguageChoice
 from webapp.server.limits import BodySizeLimit
 from webapp.server.memory import keep_freed_buffers
 from webapp.server.observability import AccessLog, Metrics
@@ -127,9 +128,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
 
     # The last added runs first: the access log times and counts every answer, and
-    # security headers wrap every answer, the 413 included.
+    # security headers wrap every answer, the 413 included; every answer, the 413 too, is
+    # in the reader's language.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog, metrics=app_metrics)
+    app.add_middleware(LanguageChoice)
     return app
 

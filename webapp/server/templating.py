@@ -27,14 +27,24 @@ from webapp.kernels import PRESETS
 from webapp.options import OPERATION_LABELS, Operation, SampleName
 from webapp.padding import PADDING_MODE_LABELS, PADDING_NAME_LABELS, PaddingMode
 from webapp.photos import WORKING_SIDES
+from webapp.translation import (
+    N_,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    Language,
+    current_language,
+    javascript_messages,
+    translate,
+    translate_plural,
+)
 
 NAV: tuple[tuple[str, str], ...] = (
-    ("/lesson/padding", "Padding lesson"),
-    ("/convolve", "Convolve"),
-    ("/receptive-field", "Receptive field"),
-    ("/stack", "Small CNN"),
-    ("/reconstruct", "Autoencoder"),
-    ("/models", "Models"),
+    ("/lesson/padding", N_("Padding lesson")),
+    ("/convolve", N_("Convolve")),
+    ("/receptive-field", N_("Receptive field")),
+    ("/stack", N_("Small CNN")),
+    ("/reconstruct", N_("Autoencoder")),
+    ("/models", N_("Models")),
     ("/docs", "API"),
 )
 """The nav bar, in the order of the lesson: each page builds on the one before."""
@@ -92,7 +102,31 @@ def templates_for(directory: Path) -> Jinja2Templates:
     environment.globals["version"] = __version__
     environment.globals["choices"] = CHOICES
     environment.globals["image_accept"] = IMAGE_ACCEPT
+    # Every text goes through the catalogue (`webapp.translation`): {{ _("...") }} and
+    # {% trans %} in the templates, in the language chosen for the request.
+    environment.add_extension("jinja2.ext.i18n")
+    # {% trans %} blocks lose their line breaks and indentation, as tools/catalogue.py
+    # extracts them, so a reflowed paragraph keeps its translation.
+    environment.policies["ext.i18n.trimmed"] = True
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        translate, translate_plural, newstyle=True
+    )
+    environment.globals["language"] = current_language
+    environment.globals["languages"] = tuple(LANGUAGE_NAMES.items())
+    environment.globals["language_link"] = language_link
+    environment.globals["javascript_messages"] = lambda: javascript_messages(current_language())
     return templates
+
+
+def language_link(request: Request, language: Language) -> str:
+    """This page's address in ``language``: the same path and parameters, with ``lang=``.
+
+    The language switch is a plain link, so it works without JavaScript, and the address it
+    leads to is the one to share.
+    """
+    assert language in LANGUAGES
+    url = request.url.include_query_params(lang=language)
+    return f"{url.path}?{url.query}"
 
 
 def render(

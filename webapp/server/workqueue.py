@@ -8,6 +8,7 @@ once, at most ``queue_length`` wait, and none waits or runs longer than the time
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -63,7 +64,10 @@ class WorkQueue:
                 raise self._busy()
             self._in_flight += 1
         try:
-            future = self._executor.submit(function, *args, **keywords)
+            # In the request's context: the work speaks the reader's language
+            # (`webapp.translation`), as everything else the request runs does.
+            context = contextvars.copy_context()
+            future = self._executor.submit(context.run, function, *args, **keywords)
         except BaseException:
             self._release(None)
             raise
