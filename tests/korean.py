@@ -39,10 +39,10 @@ upsampling2d convtranspose2d bce mse api rest openapi json png jpeg jpg webp gif
 htmx cpu gpu cuda px sobel prewitt laplacian gaussian gabor scharr adam adadelta keras
 pytorch torch he nhwc nchw rgb lab yuv cc0 scikit-image swagger ui url mlxtend onecyclelr
 executionprovider cpuexecutionprovider cudaexecutionprovider x ok id
-""".split())
+""".split())  # noqa: SIM905 (a list that is easy to add a word to)
 """Names a Korean text keeps in Latin letters: products, formats, layers, people, units."""
 
-ENGLISH_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+ENGLISH_WORD = re.compile("[A-Za-z][A-Za-z'\u2019]*")
 PARENTHESISED = re.compile(r"\([^()]*\)")
 
 
@@ -139,7 +139,7 @@ def english_left(html: str, allowed: frozenset[str] = frozenset()) -> list[str]:
     for where, text in _read(html).texts:
         bare = PARENTHESISED.sub(" ", text)
         words = [word for word in ENGLISH_WORD.findall(bare)
-                 if len(word) > 1 and word.lower().strip("'’") not in names]
+                 if len(word) > 1 and word.lower().strip("'\u2019") not in names]
         if words:
             found.append(f"{where}: {text!r} (English: {' '.join(words[:6])})")
     return found

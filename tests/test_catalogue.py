@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -26,7 +27,7 @@ def test_the_check_sees_a_message_the_catalogue_lacks(monkeypatch: pytest.Monkey
     """The check is not vacuous: a message added to the code is reported."""
     original = catalogue.extract
 
-    def with_a_new_message(domain: str) -> catalogue.Catalog:
+    def with_a_new_message(domain: str) -> Catalog:
         extracted = original(domain)
         if domain == "messages":
             extracted.add("A sentence nobody has translated yet.", None,

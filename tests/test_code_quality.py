@@ -16,10 +16,10 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_is_clean() -> None:
-    result = run("ruff", "check", "webapp", "tests", "models", "benchmarks")
+    result = run("ruff", "check", "webapp", "tests", "models", "benchmarks", "tools")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy_strict_is_clean() -> None:
-    result = run("mypy", "webapp", "tests", "models", "benchmarks")
+    result = run("mypy", "webapp", "tests", "models", "benchmarks", "tools")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -221,7 +221,7 @@ def untranslated(prefix: str = "") -> list[str]:
     for domain in DOMAINS:
         for language in TRANSLATED:
             for message in _read(_po(language, domain), language):
-                if not message.id or message.string and not message.fuzzy:
+                if not message.id or (message.string and not message.fuzzy):
                     continue
                 places = [f"{path}:{line}" for path, line in message.locations]
                 if prefix and not any(place.startswith(prefix) for place in places):
