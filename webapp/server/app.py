@@ -41,6 +41,8 @@ dilation and receptive fields on your own photos, with the arithmetic filled in;
 autoencoder trained on MNIST that rebuilds a digit you draw, layer by layer.
 
 Errors are RFC 9457 `application/problem+json` documents naming the field at fault.
+Answers are in English; send `Accept-Language: ko` for problems whose `title` and `detail`
+are in Korean (field names and problem types never change).
 """
 
 
