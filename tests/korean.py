@@ -39,6 +39,7 @@ upsampling2d convtranspose2d bce mse api rest openapi json png jpeg jpg webp gif
 htmx cpu gpu cuda px sobel prewitt laplacian gaussian gabor scharr adam adadelta keras
 pytorch torch he nhwc nchw rgb lab yuv cc0 scikit-image swagger ui url mlxtend onecyclelr
 executionprovider cpuexecutionprovider cudaexecutionprovider x ok id
+mib ms ctrl
 """.split())  # noqa: SIM905 (a list that is easy to add a word to)
 """Names a Korean text keeps in Latin letters: products, formats, layers, people, units."""
 

@@ -4,6 +4,7 @@
 (function () {
   "use strict";
 
+  const _ = window.convlens.gettext;
   const form = document.getElementById("convolve-form");
   if (!form) return;
   const explainForm = document.getElementById("explain-form");
@@ -184,11 +185,12 @@
   function describe() {
     const option = preset.selectedOptions[0];
     const sum = total(grid);
-    const sumText = "Its weights sum to " + Number(sum.toPrecision(6)) +
-      (Math.abs(sum) < 1e-9 ? ": an edge detector, zero on flat areas." : ".");
-    description.textContent = option && option.value
-      ? option.dataset.description + " " + sumText
-      : "Your own kernel. " + sumText;
+    const rounded = Number(sum.toPrecision(6));
+    const sumText = Math.abs(sum) < 1e-9
+      ? _("Its weights sum to %(sum)s: an edge detector, zero on flat areas.", { sum: rounded })
+      : _("Its weights sum to %(sum)s.", { sum: rounded });
+    description.textContent = (option && option.value
+      ? option.dataset.description : _("Your own kernel.")) + " " + sumText;
     normalise.disabled = Math.abs(sum) < 1e-9;
   }
 
@@ -210,7 +212,8 @@
         if (Number(input.value) !== value) input.title = String(value);
         input.dataset.row = String(r);
         input.dataset.column = String(c);
-        input.setAttribute("aria-label", "Weight in row " + (r + 1) + ", column " + (c + 1));
+        input.setAttribute("aria-label", _("Weight in row %(row)s, column %(column)s",
+          { row: r + 1, column: c + 1 }));
         cell.append(input);
         tableRow.append(cell);
       });
@@ -348,7 +351,7 @@
     explainForm.querySelector("#explain-row").max = size.rows - 1;
     explainForm.querySelector("#explain-column").max = size.columns - 1;
     const channel = explainForm.querySelector("#explain-channel");
-    const names = size.channels === 3 ? ["red", "green", "blue"] : ["gray"];
+    const names = size.channels === 3 ? [_("red"), _("green"), _("blue")] : [_("gray")];
     if (channel.options.length !== names.length) {
       channel.replaceChildren.apply(channel, names.map(function (name, index) {
         return new Option(name, String(index));

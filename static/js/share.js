@@ -7,6 +7,8 @@
 (function () {
   "use strict";
 
+  const _ = window.convlens.gettext;
+
   // Fields that are not settings: the photo's bytes, buttons, the noise's private seed.
   const SKIP = new Set(["image", "edit", "seed", "layers"]);
 
@@ -141,15 +143,19 @@
     const button = event.target.closest("[data-copy-link]");
     if (!button) return;
     const status = button.parentNode.querySelector(".share-status");
-    const url = location.href;
+    // The address says the page's language, so the link opens in the language it was shared in.
+    const url = window.convlens.withLanguage(location.href);
     button.dataset.url = url;
     const form = document.querySelector("form[data-share]");
-    const note = form && form.dataset.sharesUpload === "no"
-      ? " (your own photo is not in it: the link opens on a sample)" : "";
-    const done = function () { copied(status, "Link copied" + note + "."); };
+    const withoutUpload = form && form.dataset.sharesUpload === "no";
+    const done = function () {
+      copied(status, withoutUpload
+        ? _("Link copied (your own photo is not in it: the link opens on a sample).")
+        : _("Link copied."));
+    };
     const failed = function () {
       if (fallbackCopy(url)) done();
-      else copied(status, "Copy this link: " + url);
+      else copied(status, _("Copy this link: %(url)s", { url: url }));
     };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(url).then(done, failed);

@@ -7,6 +7,7 @@
 (function () {
   "use strict";
 
+  const _ = window.convlens.gettext;
   const result = document.getElementById("result");
   if (!result) return;
   const LEVELS = [1, 2, 4, 8, 16, 32, 64];
@@ -25,8 +26,9 @@
     if (!shown) return;
     const percent = shown * 100;
     note.textContent = shown >= 2
-      ? "Each pixel is shown " + (Math.round(shown * 10) / 10) + " × " + (Math.round(shown * 10) / 10) + " screen pixels."
-      : "Shown at " + (percent < 10 ? percent.toFixed(1) : Math.round(percent)) + "% of the pictures' pixels.";
+      ? _("Each pixel is shown %(size)s × %(size)s screen pixels.", { size: Math.round(shown * 10) / 10 })
+      : _("Shown at %(percent)s%% of the pictures' pixels.",
+        { percent: percent < 10 ? percent.toFixed(1) : Math.round(percent) });
     note.dataset.scale = shown.toFixed(4);
   }
 

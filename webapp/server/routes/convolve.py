@@ -63,6 +63,7 @@ from webapp.server.views.convolve import (
     server_timing,
     shown_photo,
 )
+from webapp.translation import gettext as _
 
 router = APIRouter(tags=["convolution"])
 
@@ -199,8 +200,8 @@ async def convolve(request: Request) -> Response:
                              run=queue.run)
     if kind != "multipart/form-data":
         raise InvalidInput(
-            f"Send multipart/form-data (an image file) or application/json (numbers), "
-            f"not {kind or 'an untyped body'}.",
+            _("Send multipart/form-data (an image file) or application/json (numbers), "
+              "not %(kind)s.", kind=kind or _("an untyped body")),
             field="body",
         )
     data, options, extras = await read_photo_request(request, settings)

@@ -23,6 +23,8 @@ from webapp.pooling import pool_window, reduce_window
 from webapp.server.photocache import FULL_SIZE, PhotoCache, working_photo
 from webapp.server.settings import Settings
 from webapp.server.templating import number
+from webapp.translation import N_
+from webapp.translation import gettext as _
 
 TIMES = "\u00d7"
 """The multiplication sign, as the sums on the pages are written."""
@@ -104,7 +106,7 @@ def parse_picture_name(name: str) -> tuple[str, int, Color, OutputFormat]:
     match = _PICTURE.fullmatch(name)
     if match is None:
         raise InvalidInput(
-            "name must be <photo key>-<working side or full>-<rgb or gray>.<png or jpeg>.",
+            _("name must be <photo key>-<working side or full>-<rgb or gray>.<png or jpeg>."),
             field="name",
         )
     side = FULL_SIZE if match["side"] == "full" else int(match["side"])
@@ -187,17 +189,19 @@ class CellChoice(BaseModel):
 def explain_view(result: PhotoResult, cell: CellChoice) -> dict[str, Any]:
     """Every number behind one output cell, laid out as the window it reads."""
     height, width, channels = result.output_shape
-    for name, value, limit, axis in (
-        ("row", cell.row, height, "height"),
-        ("column", cell.column, width, "width"),
-        ("channel", cell.channel, channels, "channels"),
+    for name, value, limit, message in (
+        ("row", cell.row, height, N_("row must be below %(limit)s (the output's height), "
+                                     "not %(value)s.")),
+        ("column", cell.column, width, N_("column must be below %(limit)s (the output's "
+                                          "width), not %(value)s.")),
+        ("channel", cell.channel, channels, N_("channel must be below %(limit)s (the "
+                                               "output's channels), not %(value)s.")),
     ):
         if value >= limit:
-            raise InvalidInput(
-                f"{name} must be below {limit} (the output's {axis}), not {value}.", field=name
-            )
+            raise InvalidInput(_(message, limit=limit, value=value), field=name)
     computed = result.convolution
-    names = ["red", "green", "blue"] if channels == 3 else ["gray"]
+    # The channels' names, translated where they are shown (templates/partials/explain.html).
+    names = [N_("red"), N_("green"), N_("blue")] if channels == 3 else [N_("gray")]
     output = computed.output if computed.output.ndim == 3 else computed.output[:, :, np.newaxis]
     per_channel: list[dict[str, Any]] = []
     for channel, channel_name in enumerate(names):
@@ -283,5 +287,5 @@ def _expression(cells: list[dict[str, Any]], operation: str) -> str:
             joiner, before, after = " + ", "(", f") / {len(terms)}"
     if len(terms) > _MAX_TERMS:
         shown = terms[: _MAX_TERMS - 1]
-        terms = [*shown, f"… {len(terms) - len(shown)} more"]
+        terms = [*shown, _("… %(count)s more", count=len(terms) - len(shown))]
     return before + joiner.join(terms) + after
