@@ -10,6 +10,9 @@ one is a layer before training.
 Banks made for gray images (edges, Gabor) *spread* over any number of channels: over ``C``
 channels each filter gets ``1/C`` of its kernel on every channel, so it answers the
 channels' mean as it would answer a gray image.
+
+A bank's ``label`` is English, the source text (``GET /banks`` answers with it); a page shows
+`shown_label`, in the reader's language.
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ from pydantic import BaseModel, Field
 from webapp.errors import InvalidInput, UnknownName
 from webapp.kernels import SOBEL_X, SOBEL_Y
 from webapp.layer import Activation
+from webapp.translation import N_, gettext
+
+_PHOTO_ADVICE = {3: N_("; send the photo with color=rgb."),
+                 1: N_("; send the photo with color=gray.")}
+"""What to do when a bank made for a colour (or a gray) photo meets the other kind."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class Bank:
 
     name: str
     label: str
+    """Its name for people, in English (marked `N_`): a page shows `shown_label`."""
     description: str
     citation: str
     filters: NDArray[np.float64]
@@ -42,6 +51,8 @@ class Bank:
     """Made for one channel, usable on any number (each channel gets 1/C of the kernel)."""
     activation: Activation = "none"
     """The activation the filters were made (or trained) to feed."""
+    model_title: str | None = None
+    """A learned bank's model, by its card's title (which its label names)."""
 
     @property
     def channels(self) -> int | None:
@@ -54,13 +65,13 @@ class Bank:
             spread = np.repeat(self.filters, channels, axis=1) / channels
             spread.setflags(write=False)
             return replace(self, filters=spread)
-        if self.filters.shape[1] != channels:
+        made_for = int(self.filters.shape[1])
+        if made_for != channels:
+            advice = _PHOTO_ADVICE.get(made_for)
             raise InvalidInput(
-                f"bank {self.name!r} has filters over {self.filters.shape[1]} channel(s), but "
-                f"the input has {channels}" + (
-                    "; send the photo with color=rgb." if self.filters.shape[1] == 3 else
-                    "; send the photo with color=gray." if self.filters.shape[1] == 1 else "."
-                ),
+                gettext("bank %(name)s has filters over %(made_for)s channel(s), but the input "
+                        "has %(channels)s", name=repr(self.name), made_for=made_for,
+                        channels=channels) + ("." if advice is None else gettext(advice)),
                 field="bank",
             )
         return self
@@ -84,7 +95,7 @@ _DIAGONAL_DOWN_RIGHT = np.array([[-2, -1, 0], [-1, 0, 1], [0, 1, 2]], dtype=np.f
 _DIAGONAL_DOWN_LEFT = np.array([[0, -1, -2], [1, 0, -1], [2, 1, 0]], dtype=np.float64)
 EDGES = Bank(
     name="edges",
-    label="Edges, four directions",
+    label=N_("Edges, four directions"),
     description="Sobel gradients to the right, downwards, down-right and down-left: each map "
     "is positive where the image gets brighter in its direction.",
     citation="Sobel & Feldman, 'A 3x3 isotropic gradient operator for image processing' "
@@ -107,7 +118,7 @@ _OPPONENTS = np.array(
 )
 COLOUR_OPPONENTS = Bank(
     name="colour-opponents",
-    label="Colour opponents (1x1, RGB)",
+    label=N_("Colour opponents (1x1, RGB)"),
     description="Red against green, blue against yellow, and luminance: three 1x1 filters "
     "over the red, green and blue channels, mixing colours without looking at neighbours.",
     citation="van de Sande, Gevers & Snoek, 'Evaluating Color Descriptors for Object and "
@@ -131,7 +142,7 @@ def _gabor(wavelength: float, theta: float, size: int) -> NDArray[np.float64]:
 GABOR_SIZE = 11
 GABOR = Bank(
     name="gabor",
-    label="Gabor, 4 orientations x 2 scales",
+    label=N_("Gabor, 4 orientations x 2 scales"),
     description="Oriented stripes at 0, 45, 90 and 135 degrees, with wavelengths of 4 and "
     "8 pixels (11x11): the receptive fields of simple cells in the visual cortex, and what "
     "trained networks' first layers tend to learn.",
@@ -168,7 +179,7 @@ def he_bank(
                                                  (maps, channels, size, size))
     return Bank(
         name=RANDOM,
-        label="Random (He initialisation)",
+        label=N_("Random (He initialisation)"),
         description=f"{maps} random {size}x{size} filters, as a layer starts before "
         f"training (seed {seed}): what the learned banks looked like on day one.",
         citation="He, Zhang, Ren & Sun, 'Delving Deep into Rectifiers', ICCV 2015 "
@@ -178,6 +189,9 @@ def he_bank(
         activation="relu",
     )
 
+
+LEARNED_LABEL = N_("Learned: %(title)s, first layer")
+"""A learned bank's label: its model's title fills it in."""
 
 DESIGNED: dict[str, Bank] = {bank.name: bank for bank in (EDGES, COLOUR_OPPONENTS, GABOR)}
 """The hand-made banks, by name (the random and the learned ones are made on request)."""
@@ -191,7 +205,7 @@ def learned_bank(
     maps, _, height, width = weights.shape
     return Bank(
         name=f"learned-{model}",
-        label=f"Learned: {title}, first layer",
+        label=LEARNED_LABEL % {"title": title},
         description=f"The {maps} {height}x{width} filters (and biases) the {model!r} "
         f"autoencoder learned in its first layer ({layer}, then ReLU) by training on MNIST "
         "digits: nobody designed them.",
@@ -200,7 +214,15 @@ def learned_bank(
         filters=_frozen(weights.astype(np.float64)),
         bias=_frozen(bias.astype(np.float64)),
         activation="relu",
+        model_title=title,
     )
+
+
+def shown_label(bank: Bank) -> str:
+    """``bank``'s label in the reader's language."""
+    if bank.model_title is not None:
+        return gettext(LEARNED_LABEL, title=gettext(bank.model_title))
+    return gettext(bank.label)
 
 
 def resolve_bank(

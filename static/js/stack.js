@@ -5,6 +5,7 @@
 (function () {
   "use strict";
 
+  const _ = window.convlens.gettext;
   const form = document.getElementById("stack-form");
   if (!form) return;
   const list = form.querySelector("#blocks");
@@ -49,7 +50,7 @@
       block.querySelectorAll(".field-error").forEach(function (slot) { slot.id = rename(slot.id); });
       const remove = block.querySelector(".remove-block");
       remove.dataset.edit = "remove-" + number;
-      remove.setAttribute("aria-label", "Remove block " + number);
+      remove.setAttribute("aria-label", _("Remove block %(number)s", { number: number }));
       remove.disabled = blocks.length === 1;
     });
     form.querySelector("[data-edit='add']").disabled = blocks.length >= maxBlocks;

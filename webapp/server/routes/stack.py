@@ -35,6 +35,7 @@ from webapp.server.views.stack import (
     stack_view,
 )
 from webapp.stack import DEFAULT_BLOCKS, MAX_BLOCKS, BlockSpec, StackAnswer, StackRequest
+from webapp.translation import gettext as _
 
 router = APIRouter(tags=["stack"])
 
@@ -155,11 +156,13 @@ async def stack(request: Request) -> Response:
     if kind == "application/json":
         body = await read_json(request)
         if not isinstance(body, dict):
-            raise InvalidInput("The body must be a JSON object.", field="body")
+            raise InvalidInput(_("The body must be a JSON object."), field="body")
         return await _answer(request, settings, b"", body)
     if kind != "multipart/form-data":
-        raise InvalidInput(f"Send application/json or multipart/form-data, not "
-                           f"{kind or 'an untyped body'}.", field="body")
+        raise InvalidInput(
+            _("Send application/json or multipart/form-data, not %(kind)s.", kind=kind)
+            if kind else _("Send application/json or multipart/form-data, not an untyped body."),
+            field="body")
     data, fields = await read_form(request, file_field="image")
     return await _answer(request, settings, data, dict(fields))
 

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import JsonValue, ValidationError
 
-from webapp.banks import RANDOM, Bank, catalog
+from webapp.banks import RANDOM, Bank, catalog, shown_label
 from webapp.display import GRID_GAP, default_layer_display, feature_map_pictures, grid_shape, tile
 from webapp.errors import ConvlensError, InvalidInput, field_errors
 from webapp.images import data_url, encode_image
@@ -40,6 +40,8 @@ from webapp.stack import (
     explain_stack_cell,
     run_stack,
 )
+from webapp.translation import N_, ngettext
+from webapp.translation import gettext as _
 
 GRID_WIDTH = 520
 """The widest grid of maps is drawn about this many pixels wide; every other grid (and the
@@ -49,6 +51,22 @@ SHOWN_CHANNELS = 8
 
 _BLOCK_FIELD = re.compile(r"block-([1-9][0-9]*)-([a-z_]+)")
 CELL_FIELDS = ("block", "map", "row", "column")
+CELL_FIELD_REQUIRED = {
+    "block": N_("block is required to choose a cell."),
+    "map": N_("map is required to choose a cell."),
+    "row": N_("row is required to choose a cell."),
+    "column": N_("column is required to choose a cell."),
+}
+"""The picker's error for each field it lacks (a field's name is not a word to translate)."""
+
+RANDOM_CHOICE = N_("Random (He), 3x3: choose how many")
+"""The random bank as the form offers it: how many filters is the form's to choose."""
+PADDING_CHOICES = (("same", N_("same: keeps the size")), ("valid", N_("valid: loses k - 1")))
+"""A block's paddings as the form offers them (``same`` and ``valid`` are the values)."""
+PHOTO_CHANNELS = {3: (N_("red"), N_("green"), N_("blue")), 1: (N_("gray"),)}
+"""Block 1's input channels, by the number of channels of the photo."""
+DISPLAY_NAMES = {"normalize": N_("normalize"), "diverging": N_("diverging")}
+"""How a grid of maps is drawn, as its picture's description names it."""
 
 
 # --- reading a request -----------------------------------------------------------------------
@@ -62,16 +80,17 @@ def stack_request(fields: Mapping[str, JsonValue]) -> StackRequest:
     flat = [name for name in document if _BLOCK_FIELD.fullmatch(name)]
     if flat:
         if "blocks" in document:
-            raise InvalidInput("Send blocks as a list or as block-N-<field> fields, not both.",
-                               field="blocks")
+            raise InvalidInput(_("Send blocks as a list or as block-N-<field> fields, not "
+                                 "both."), field="blocks")
         blocks: dict[int, dict[str, JsonValue]] = {}
         for name in flat:
             match = _BLOCK_FIELD.fullmatch(name)
             assert match is not None
             blocks.setdefault(int(match[1]), {})[match[2]] = document.pop(name)
         if sorted(blocks) != list(range(1, len(blocks) + 1)) or len(blocks) > MAX_BLOCKS:
-            raise InvalidInput(f"Blocks are numbered 1 to at most {MAX_BLOCKS}, each once; "
-                               f"got {sorted(blocks)}.", field="blocks")
+            raise InvalidInput(_("Blocks are numbered 1 to at most %(most)s, each once; got "
+                                 "%(numbers)s.", most=MAX_BLOCKS, numbers=sorted(blocks)),
+                               field="blocks")
         document["blocks"] = [blocks[index] for index in sorted(blocks)]
     side = document.get("max_side")
     if isinstance(side, str) and side.isdigit():  # a form's text; a Literal wants the number
@@ -96,8 +115,8 @@ def _cell_text(text: str) -> dict[str, JsonValue]:
     """``"block,map,row,column"`` (the page's URL) as a cell."""
     parts = [part.strip() for part in text.split(",")]
     if len(parts) != len(CELL_FIELDS) or not all(part.isdigit() for part in parts):
-        raise InvalidInput(f"cell must be four whole numbers: block,map,row,column, not "
-                           f"{text[:40]!r}.", field="cell")
+        raise InvalidInput(_("cell must be four whole numbers: block,map,row,column, not "
+                             "%(text)s.", text=repr(text[:40])), field="cell")
     return {name: int(part) for name, part in zip(CELL_FIELDS, parts, strict=True)}
 
 
@@ -105,7 +124,7 @@ def cell_of(fields: Mapping[str, JsonValue]) -> CellChoice:
     """The cell a page's picker asks for (fields ``block``, ``map``, ``row``, ``column``)."""
     missing = [name for name in CELL_FIELDS if name not in fields]
     if missing:
-        raise InvalidInput(f"{missing[0]} is required to choose a cell.", field=missing[0])
+        raise InvalidInput(_(CELL_FIELD_REQUIRED[missing[0]]), field=missing[0])
     try:
         return CellChoice.model_validate({name: fields[name] for name in CELL_FIELDS})
     except ValidationError as error:
@@ -113,11 +132,17 @@ def cell_of(fields: Mapping[str, JsonValue]) -> CellChoice:
 
 
 def _bank_label(bank: Bank) -> str:
+    """``bank`` as the form offers it: its label, how many filters of what size, and the
+    channels they span (the random one's count is the form's)."""
     if bank.name == RANDOM:
-        return "Random (He), 3x3: choose how many"
-    shape = bank.filters.shape
-    over = "any channels" if bank.spreads else f"{shape[1]} channel{'s' * (shape[1] != 1)}"
-    return f"{bank.label}: {shape[0]} of {shape[2]}x{shape[3]}, over {over}"
+        return _(RANDOM_CHOICE)
+    count, channels, height, width = bank.filters.shape
+    values = {"label": shown_label(bank), "count": count, "height": height, "width": width}
+    if bank.spreads:
+        return _("%(label)s: %(count)s of %(height)sx%(width)s, over any channels", **values)
+    return ngettext("%(label)s: %(count)s of %(height)sx%(width)s, over %(num)s channel",
+                    "%(label)s: %(count)s of %(height)sx%(width)s, over %(num)s channels",
+                    channels, **values)
 
 
 # --- computing it for a page -----------------------------------------------------------------
@@ -202,6 +227,7 @@ def _grid(maps: NDArray[np.floating], activation: str, factor: int, *, block: in
         "map_height": map_height, "map_width": map_width,
         "tile_height": tile_height, "tile_width": tile_width,
         "width": picture.shape[1], "height": picture.shape[0], "display": display,
+        "display_name": _(DISPLAY_NAMES.get(display, display)),
     }
 
 
@@ -270,11 +296,10 @@ def explain_view(shown: ShownStack, cell: StackCell) -> dict[str, Any]:
     height, width = result.photo.shape[:2]
     top, left, bottom, right = cell.box
     margin = max(2.0, -top, -left, bottom - height + 1, right - width + 1) + 1
-    names = (["red", "green", "blue"] if block.index == 1 and len(answer.channels) == 3
-             else ["gray"] if block.index == 1 else None)
+    names = PHOTO_CHANNELS.get(len(answer.channels)) if block.index == 1 else None
     channels = [
-        {"name": names[item.channel] if names else f"map {item.channel} of block "
-                                                    f"{block.index - 1}",
+        {"name": _(names[item.channel]) if names else
+         _("map %(map)s of block %(block)s", map=item.channel, block=block.index - 1),
          "answer": item}
         for item in answer.channels
     ]
@@ -283,7 +308,8 @@ def explain_view(shown: ShownStack, cell: StackCell) -> dict[str, Any]:
         "channels": channels,
         "shown": channels[:SHOWN_CHANNELS],
         "hidden": len(channels) - SHOWN_CHANNELS,
-        "reads": "the photo" if block.index == 1 else f"the maps of block {block.index - 1}",
+        "reads": _("the photo") if block.index == 1 else
+        _("the maps of block %(block)s", block=block.index - 1),
         "kernel": "x".join(map(str, block.maps.layer.kernel_shape)),
         "photo": {"src": photo_url(shown), "width": width, "height": height},
         "box": {"x": left, "y": top, "width": right - left + 1, "height": bottom - top + 1},
@@ -305,9 +331,11 @@ def form_context(request: StackRequest, learned: Mapping[str, Bank]) -> dict[str
     cell = request.cell
     return {
         "banks": [(bank.name, _bank_label(bank)) for bank in catalog(learned)],
+        # Labels marked with N_, translated by the form's macros (templates/macros.html); a
+        # bank's label has its numbers filled in, so it comes translated.
         "activations": list(ACTIVATION_LABELS.items()),
         "pools": list(POOL_LABELS.items()),
-        "paddings": [("same", "same: keeps the size"), ("valid", "valid: loses k - 1")],
+        "paddings": list(PADDING_CHOICES),
         "sides": [(side, f"{side} px") for side in WORKING_SIDES],
         "form": {
             **request.model_dump(exclude={"blocks", "cell"}),
