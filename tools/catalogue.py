@@ -159,6 +159,12 @@ def compiled(catalog: Catalog) -> bytes:
     return buffer.getvalue()
 
 
+def _translated(message: Any) -> bool:
+    """Whether ``message`` has every form of its translation (a plural has one per form)."""
+    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+    return bool(strings) and all(strings) and not message.fuzzy
+
+
 def _same_messages(left: Catalog, right: Catalog) -> bool:
     return {message.id for message in left if message.id} == {
         message.id for message in right if message.id
@@ -170,7 +176,8 @@ def _merged(template: Catalog, language: str, existing: Catalog | None,
     catalog = _catalog(language)
     known: dict[Any, Any] = {}
     if existing is not None:
-        known.update({message.id: message.string for message in existing if message.id})
+        known.update({message.id: message.string for message in existing
+                      if message.id and _translated(message)})
     known.update(translations)
     for message in template:
         if not message.id:
@@ -210,7 +217,7 @@ def update(fragments: list[Path]) -> dict[str, int]:
                 po.write_bytes(_po_bytes(catalog))
                 po.with_suffix(".mo").write_bytes(compiled(_read(po, language)))
                 left[f"{language}/{domain}"] = sum(
-                    1 for message in catalog if message.id and not message.string
+                    1 for message in catalog if message.id and not _translated(message)
                 )
     return left
 
@@ -221,7 +228,7 @@ def untranslated(prefix: str = "") -> list[str]:
     for domain in DOMAINS:
         for language in TRANSLATED:
             for message in _read(_po(language, domain), language):
-                if not message.id or (message.string and not message.fuzzy):
+                if not message.id or _translated(message):
                     continue
                 places = [f"{path}:{line}" for path, line in message.locations]
                 if prefix and not any(place.startswith(prefix) for place in places):
@@ -248,11 +255,7 @@ def problems() -> list[str]:
             found += [f"{po.name}: not in the catalogue: {id_!r}" for id_ in in_code - in_po]
             found += [f"{po.name}: no longer in the code: {id_!r}" for id_ in in_po - in_code]
             for message in catalog:
-                if not message.id:
-                    continue
-                strings = message.string if isinstance(message.string, tuple) else (
-                    message.string,)
-                if message.fuzzy or not all(strings):
+                if message.id and not _translated(message):
                     found.append(f"{po.name}: no {language} translation: {message.id!r}")
             mo = po.with_suffix(".mo")
             if not mo.exists() or mo.read_bytes() != compiled(catalog):
