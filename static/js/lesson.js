@@ -2,6 +2,7 @@
 // Without JavaScript every step is listed; here one is shown, with Previous and Next.
 (function () {
   "use strict";
+  const _ = window.convlens.gettext;
 
   const result = document.getElementById("lesson-result");
   if (!result) return;
@@ -28,7 +29,7 @@
     // aria-disabled, not disabled: a disabled button would drop the keyboard focus.
     if (previous) previous.setAttribute("aria-disabled", String(showAll || current === 0));
     if (next) next.setAttribute("aria-disabled", String(showAll || current === all.length - 1));
-    if (toggle) toggle.textContent = showAll ? "One at a time" : "Show all";
+    if (toggle) toggle.textContent = showAll ? _("One at a time") : _("Show all");
   }
 
   result.addEventListener("click", function (event) {

@@ -3,6 +3,7 @@
 // edits the stack; the numbers always come from the server.
 (function () {
   "use strict";
+  const _ = window.convlens.gettext;
 
   const form = document.getElementById("stack-form");
   if (!form) return;
@@ -40,7 +41,7 @@
       });
       const remove = layer.querySelector(".remove-layer");
       remove.dataset.edit = "remove-" + number;
-      remove.setAttribute("aria-label", "Remove layer " + number);
+      remove.setAttribute("aria-label", _("Remove layer %(number)s", { number: number }));
       remove.disabled = layers.length === 1;
       layer.querySelector(".field-error").id = "error-layer-" + number;
     });
@@ -94,7 +95,7 @@
     [["#row", svg.dataset.row], ["#column", svg.dataset.column]].forEach(function (pair) {
       const input = form.querySelector(pair[0]);
       input.max = String(last);
-      input.placeholder = "centre: " + Math.floor(last / 2);
+      input.placeholder = _("centre: %(cell)s", { cell: Math.floor(last / 2) });
       if (input.value !== "" && Number(input.value) !== Number(pair[1])) input.value = pair[1];
     });
   }

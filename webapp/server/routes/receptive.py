@@ -22,6 +22,7 @@ from webapp.server.views.receptive import (
     stack_query,
     stack_view,
 )
+from webapp.translation import gettext as _
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,11 +41,13 @@ async def receptive_field_page(request: Request) -> Response:
         index = int(edit[7:]) - 1
         layers = [layer for position, layer in enumerate(layers) if position != index]
     if len(layers) > MAX_LAYERS:
-        raise InvalidInput(f"At most {MAX_LAYERS} layers, please.", field="layers")
+        raise InvalidInput(_("At most %(count)s layers, please.", count=MAX_LAYERS),
+                           field="layers")
     size = choice_number(query.get("size"), "size", RF_SIZES, default=32)
     sample = query.get("sample") or "cat"
     if sample not in SAMPLE_NAMES:
-        raise InvalidInput(f"sample must be one of {', '.join(SAMPLE_NAMES)}.", field="sample")
+        raise InvalidInput(_("sample must be one of %(names)s.", names=", ".join(SAMPLE_NAMES)),
+                           field="sample")
 
     def view(stack: dict[str, Any]) -> dict[str, Any]:
         stack["image"] = square_picture(settings.static_dir / "samples" / f"{sample}.jpg", size)

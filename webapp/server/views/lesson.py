@@ -12,11 +12,16 @@ from webapp.options import NumericRequest
 from webapp.padding import source_index
 from webapp.server.templating import number
 from webapp.server.views.convolve import TIMES
+from webapp.translation import N_
+from webapp.translation import gettext as _
 
 LESSON_INPUT = "0, 1, 2, 3, 4"
 LESSON_WEIGHTS = "-1, 0, 1"
 MAX_LESSON_VALUES = 24
 MAX_LESSON_KERNEL = 9
+
+FIELD_LABELS = {"input": N_("Input"), "weights": N_("Kernel")}
+"""The lesson's fields as its form names them, for the messages about them."""
 
 
 def number_list(text: str, field: str, max_count: int) -> list[float]:
@@ -26,12 +31,18 @@ def number_list(text: str, field: str, max_count: int) -> list[float]:
     [0.0, 1.5, -2.0]
     """
     parts = [part for part in re.split(r"[\s,;]+", text.strip().strip("[]")) if part]
+    # The English names the field as the API does; a translation may name it as the form does.
+    names = {"field": field, "label": _(FIELD_LABELS.get(field, field))}
     if not parts:
-        raise InvalidInput(f"{field} needs at least one number, e.g. 0, 1, 2.", field=field)
+        raise InvalidInput(
+            # Translators: %(label)s: the field as the form names it; %(field)s: as the API.
+            _("%(field)s needs at least one number, e.g. 0, 1, 2.", **names), field=field
+        )
     if len(parts) > max_count:
         raise InvalidInput(
-            f"{field} has {len(parts)} numbers; this page shows at most {max_count} "
-            "(the API takes more).",
+            # Translators: %(label)s: the field as the form names it; %(field)s: as the API.
+            _("%(field)s has %(count)s numbers; this page shows at most %(max_count)s "
+              "(the API takes more).", **names, count=len(parts), max_count=max_count),
             field=field,
         )
     numbers: list[float] = []
@@ -40,11 +51,17 @@ def number_list(text: str, field: str, max_count: int) -> list[float]:
             value = float(part)
         except ValueError:
             raise InvalidInput(
-                f"{field}: {part!r} is not a number; write numbers separated by commas.",
+                # Translators: %(label)s: the field as the form names it; %(field)s: as the API.
+                _("%(field)s: %(value)s is not a number; write numbers separated by commas.",
+                  **names, value=repr(part)),
                 field=field,
             ) from None
         if not np.isfinite(value):
-            raise InvalidInput(f"{field}: {part!r} is not a finite number.", field=field)
+            raise InvalidInput(
+                # Translators: %(label)s: the field as the form names it; %(field)s: as the API.
+                _("%(field)s: %(value)s is not a finite number.", **names, value=repr(part)),
+                field=field,
+            )
         numbers.append(value)
     return numbers
 

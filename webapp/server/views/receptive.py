@@ -22,6 +22,8 @@ from webapp.arithmetic import (
 )
 from webapp.errors import InvalidInput
 from webapp.images import data_url, encode_image
+from webapp.translation import N_
+from webapp.translation import gettext as _
 
 _LAYER_FIELDS = ("kind", "kernel", "stride", "padding", "dilation")
 MAX_LAYERS = 10
@@ -29,20 +31,27 @@ _MAX_LAYER_NUMBER = 16
 RF_SIZES = (16, 32, 64, 128, 256)
 
 EXAMPLES: tuple[tuple[str, str, tuple[StackLayer, ...]], ...] = (
-    ("quiz", "The quiz: 3x3 conv, 2x2 max pool, 3x3 conv", (
+    ("quiz", N_("The quiz: 3x3 conv, 2x2 max pool, 3x3 conv"), (
         StackLayer("conv", 3), StackLayer("max_pool", 2, stride=2), StackLayer("conv", 3),
     )),
-    ("two-convs", "Two 3x3 convs", (StackLayer("conv", 3), StackLayer("conv", 3))),
-    ("dilated", "3x3 conv, then a 3x3 conv with dilation 2", (
+    ("two-convs", N_("Two 3x3 convs"), (StackLayer("conv", 3), StackLayer("conv", 3))),
+    ("dilated", N_("3x3 conv, then a 3x3 conv with dilation 2"), (
         StackLayer("conv", 3), StackLayer("conv", 3, dilation=2),
     )),
-    ("encoder", "The autoencoder's encoder (same padding)", (
+    ("encoder", N_("The autoencoder's encoder (same padding)"), (
         StackLayer("conv", 3, padding="same"), StackLayer("max_pool", 2, 2, "same"),
         StackLayer("conv", 3, padding="same"), StackLayer("max_pool", 2, 2, "same"),
         StackLayer("conv", 3, padding="same"), StackLayer("max_pool", 2, 2, "same"),
     )),
 )
-"""Stacks worth trying, the lesson's quiz first (its answer: 8)."""
+"""Stacks worth trying, the lesson's quiz first (its answer: 8); each label is marked for the
+catalogue and translated where the page shows it."""
+
+FIELD_LABELS = {
+    "kernel": N_("Kernel"), "stride": N_("Stride"), "padding": N_("Padding"),
+    "dilation": N_("Dilation"), "size": N_("Input size"),
+}
+"""The fields as the form names them, for the messages about them."""
 
 
 def stack_query(layers: tuple[StackLayer, ...] | list[StackLayer]) -> str:
@@ -78,8 +87,9 @@ def parse_layers(items: list[tuple[str, str]], max_kernel_size: int) -> list[Sta
         field = f"layer-{index + 1}"
         kind = given("kind", "conv")
         if kind not in LAYER_KIND_LABELS:
-            raise InvalidInput(f"Layer {index + 1}: kind must be conv, max_pool or avg_pool, "
-                               f"not {kind!r}.", field=field)
+            raise InvalidInput(_("Layer %(number)s: kind must be conv, max_pool or avg_pool, "
+                                 "not %(value)s.", number=index + 1, value=repr(kind)),
+                               field=field)
         layer_kind: LayerKind = kind  # narrowed by the membership test just above
         padding_text = given("padding", "valid")
         padding: Padding
@@ -102,8 +112,11 @@ def _layer_number(
 ) -> int:
     if not text.isdigit() or not lowest <= int(text) <= highest:
         raise InvalidInput(
-            f"Layer {index + 1}: {name} must be a whole number from {lowest} to {highest}, "
-            f"not {text!r}.",
+            # Translators: %(label)s: the field as the form names it; %(name)s: as the API.
+            _("Layer %(number)s: %(name)s must be a whole number from %(lowest)s to "
+              "%(highest)s, not %(value)s.", number=index + 1, name=name,
+              label=_(FIELD_LABELS.get(name, name)), lowest=lowest, highest=highest,
+              value=repr(text)),
             field=f"layer-{index + 1}",
         )
     return int(text)
@@ -114,7 +127,12 @@ def choice_number(text: str | None, name: str, choices: tuple[int, ...], default
         return default
     if not text.isdigit() or int(text) not in choices:
         listed = ", ".join(map(str, choices))
-        raise InvalidInput(f"{name} must be one of {listed}, not {text!r}.", field=name)
+        raise InvalidInput(
+            # Translators: %(label)s: the field as the form names it; %(name)s: as the API.
+            _("%(name)s must be one of %(listed)s, not %(value)s.", name=name,
+              label=_(FIELD_LABELS.get(name, name)), listed=listed, value=repr(text)),
+            field=name,
+        )
     return int(text)
 
 
@@ -198,7 +216,11 @@ def _cell(text: str | None, count: int) -> int:
 
 @lru_cache(maxsize=32)
 def square_picture(path: Path, size: int) -> str:
-    """A sample photo cropped to a square and scaled to ``size`` pixels, as a data URL."""
+    """A sample photo cropped to a square and scaled to ``size`` pixels, as a data URL.
+
+    Cached: it holds pixels only, the same in every language (the page's words are
+    translated when the page is rendered, never cached).
+    """
     with Image.open(io.BytesIO(path.read_bytes())) as opened:
         opened.load()
         image = ImageOps.fit(opened.convert("RGB"), (size, size), Image.Resampling.BOX)
