@@ -40,6 +40,7 @@ htmx cpu gpu cuda px sobel prewitt laplacian gaussian gabor scharr adam adadelta
 pytorch torch he nhwc nchw rgb lab yuv cc0 scikit-image swagger ui url mlxtend onecyclelr
 executionprovider cpuexecutionprovider cudaexecutionprovider x ok id
 mib ms ctrl
+seed wide deconv denoise
 """.split())  # noqa: SIM905 (a list that is easy to add a word to)
 """Names a Korean text keeps in Latin letters: products, formats, layers, people, units."""
 

@@ -7,6 +7,7 @@
 (function () {
   "use strict";
 
+  const _ = window.convlens.gettext;
   const form = document.getElementById("reconstruct-form");
   if (!form) return;
   const canvas = document.getElementById("canvas");
@@ -244,7 +245,7 @@
     const image = new Image(112, 112);
     image.id = "sent-drawing";
     image.className = "drawing";
-    image.alt = "Your drawing, as it was sent";
+    image.alt = _("Your drawing, as it was sent");
     image.src = drawingUrl;
     slot.replaceChildren(image);
   });
@@ -264,7 +265,7 @@
     // The preview is the brush's true size on screen.
     const size = Number(brush.value) * canvas.getBoundingClientRect().width / canvas.width;
     brushPreview.style.width = brushPreview.style.height = Math.max(2, size) + "px";
-    brushPreview.setAttribute("aria-label", brush.value + " of 560 pixels");
+    brushPreview.setAttribute("aria-label", _("%(size)s of 560 pixels", { size: brush.value }));
   }
   brush.addEventListener("input", showBrush);
   window.addEventListener("resize", showBrush);
@@ -323,8 +324,10 @@
       other.classList.remove("read");
     });
     cell.classList.add("read");
-    readout.textContent = "Map " + cell.dataset.map + ", row " + cell.dataset.row +
-      ", column " + cell.dataset.column + ": " + cell.dataset.value;
+    readout.textContent = _("Map %(map)s, row %(row)s, column %(column)s: %(value)s", {
+      map: cell.dataset.map, row: cell.dataset.row, column: cell.dataset.column,
+      value: cell.dataset.value,
+    });
   }
   result.addEventListener("pointerover", readCode);
   result.addEventListener("click", readCode);

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from webapp.autoencoder.answers import ModelDescription
 from webapp.server.negotiation import Renderers, Representations, respond
 from webapp.server.state import loaded_models
+from webapp.server.views.reconstruct import in_reader_language
 
 router = APIRouter(tags=["autoencoder"])
 
@@ -29,7 +30,7 @@ async def list_models(request: Request) -> Response:
     ]
 
     def view(described: list[ModelDescription]) -> dict[str, Any]:
-        return {"models": [model.model_dump() for model in described]}
+        return {"models": [in_reader_language(model.model_dump()) for model in described]}
 
     def data(described: list[ModelDescription]) -> list[ModelDescription]:
         return described

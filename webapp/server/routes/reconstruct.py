@@ -37,10 +37,12 @@ from webapp.server.openapi import reference
 from webapp.server.state import app_settings, loaded_models, work_queue
 from webapp.server.views.reconstruct import (
     held_out_digits,
+    in_reader_language,
     layer_table,
     picture_of_output,
     view_of_every_model,
 )
+from webapp.translation import gettext as _
 
 router = APIRouter(tags=["autoencoder"])
 
@@ -106,7 +108,7 @@ async def reconstruct_page(request: Request) -> Response:
         return {
             "figure": shown,
             "inside_out_of_band": inside if "inside" in request.query_params else None,
-            "models": [candidate.describe() for candidate in available],
+            "models": [in_reader_language(candidate.describe()) for candidate in available],
             "unavailable": models.unavailable,
             "chosen": model,
             "inside": inside,
@@ -156,8 +158,8 @@ async def reconstruct(request: Request) -> Response:
                           max_pixels=settings.max_pixels)
     else:
         raise InvalidInput(
-            "Send multipart/form-data (a drawing in `image`) or application/json "
-            f"(`pixels`), not {kind or 'an untyped body'}.",
+            _("Send multipart/form-data (a drawing in `image`) or application/json "
+              "(`pixels`), not %(kind)s.", kind=kind or _("an untyped body")),
             field="body",
         )
     renderers = Renderers(

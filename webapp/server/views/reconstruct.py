@@ -6,6 +6,7 @@ called off the event loop by `webapp.server.routes.reconstruct`.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,42 @@ from webapp.autoencoder.reconstruction import (
 )
 from webapp.autoencoder.registry import LayerInfo, ModelRegistry, OnnxAutoencoder
 from webapp.images import encode_image
+from webapp.translation import translate
+
+CARD_PROSE = (
+    ("title",), ("description",), ("training", "data", "source"),
+    ("training", "data", "stratification"), ("training", "data", "scaling"),
+    ("training", "schedule"), ("training", "augmentation", "decision"),
+    ("training", "lesson_recipe", "explanation"),
+    ("training", "lesson_recipe", "runs", "*", "label"),
+)
+"""The card's prose as a model's description (`OnnxAutoencoder.describe`) holds it:
+``tools/catalogue.py``'s ``CARD_PROSE``, the card's fields other than title and description
+being under ``training``."""
+
+
+def in_reader_language(described: dict[str, Any]) -> dict[str, Any]:
+    """A model's description with its card's prose in the reader's language, for a page.
+
+    The prose is card data, not a format string (a schedule says "30% of steps"), so it is
+    looked up unformatted, here, rather than with the templates' ``_()``. The JSON answers
+    keep the card's English.
+    """
+    translated = copy.deepcopy(described)
+    for path in CARD_PROSE:
+        _translate_at(translated, path)
+    return translated
+
+
+def _translate_at(part: Any, path: tuple[str, ...]) -> None:
+    head, rest = path[0], path[1:]
+    children = (range(len(part)) if head == "*" and isinstance(part, list)
+                else [head] if isinstance(part, dict) and head in part else [])
+    for key in children:
+        if rest:
+            _translate_at(part[key], rest)
+        elif isinstance(part[key], str) and part[key]:
+            part[key] = translate(part[key])
 
 
 def picture_of_output(result: Reconstruction, media_type: str = "image/png") -> bytes:
