@@ -11,11 +11,14 @@ Per spatial axis: ``n`` input size, ``k`` kernel size, ``s`` stride, ``d`` dilat
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 from webapp.errors import InvalidArithmetic, InvalidInput
+from webapp.translation import N_
+from webapp.translation import gettext as _
 
 PaddingName = Literal["valid", "same", "full"]
 Padding = PaddingName | int
@@ -59,7 +62,8 @@ def padding_per_side(
         return (total // 2, total - total // 2)
     if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
         raise InvalidInput(
-            f"padding must be 'valid', 'same', 'full' or an integer >= 0, not {padding!r}.",
+            _("padding must be 'valid', 'same', 'full' or an integer >= 0, not %(value)s.",
+              value=repr(padding)),
             field="padding",
         )
     return (padding, padding)
@@ -109,6 +113,30 @@ class AxisArithmetic:
         return asdict(self)
 
 
+AXIS_NAMES = (N_("height"), N_("width"), N_("axis"))
+"""The axes a message names (an ``axis_name``), for the catalogue: `axis_label` translates."""
+
+_OUTPUTS = {"height": N_("output height"), "width": N_("output width"),
+            "axis": N_("output axis")}
+_LAYER = re.compile(r"of layer (\d+)")
+
+
+def axis_label(axis_name: str) -> str:
+    """An axis as a message names it ("height", "width"), in the request's language."""
+    return _(axis_name) if axis_name in AXIS_NAMES else axis_name
+
+
+def _output_of(axis_name: str) -> str:
+    """"output height", or "output of layer 2" for a stack's layer (``axis_name`` "of layer
+    2"), in the request's language: the subject of an empty output's message."""
+    layer = _LAYER.fullmatch(axis_name)
+    if layer:
+        return _("output of layer %(index)s", index=layer.group(1))
+    if axis_name in _OUTPUTS:
+        return _(_OUTPUTS[axis_name])
+    return f"output {axis_name}"
+
+
 def axis_arithmetic(
     input_size: int,
     kernel_size: int,
@@ -126,9 +154,11 @@ def axis_arithmetic(
     1
     """
     if stride < 1:
-        raise InvalidArithmetic(f"stride must be >= 1, got {stride}.", field="stride")
+        raise InvalidArithmetic(_("stride must be >= 1, got %(stride)s.", stride=stride),
+                                field="stride")
     if dilation < 1:
-        raise InvalidArithmetic(f"dilation must be >= 1, got {dilation}.", field="dilation")
+        raise InvalidArithmetic(_("dilation must be >= 1, got %(dilation)s.", dilation=dilation),
+                                field="dilation")
     padding_lo, padding_hi = padding_per_side(
         input_size, kernel_size, stride=stride, dilation=dilation, padding=padding
     )
@@ -140,10 +170,11 @@ def axis_arithmetic(
     )
     if output < 1:
         raise InvalidArithmetic(
-            f"The output {axis_name} would be empty: {formula}. The effective kernel "
-            f"({k_eff} = {kernel_size} + ({kernel_size} - 1) x ({dilation} - 1)) is larger than "
-            f"the padded input ({input_size + padding_lo + padding_hi}); add padding or use a "
-            "smaller kernel or dilation.",
+            _("The %(output)s would be empty: %(formula)s. The effective kernel (%(effective)s "
+              "= %(kernel)s + (%(kernel)s - 1) x (%(dilation)s - 1)) is larger than the padded "
+              "input (%(padded)s); add padding or use a smaller kernel or dilation.",
+              output=_output_of(axis_name), formula=formula, effective=k_eff,
+              kernel=kernel_size, dilation=dilation, padded=input_size + padding_lo + padding_hi),
             field="padding",
         )
     return AxisArithmetic(
@@ -274,7 +305,8 @@ def receptive_field(
             # Without an input size "same" padding is the symmetric half-padding.
             if layer.stride < 1 or layer.dilation < 1:
                 raise InvalidArithmetic(
-                    f"Layer {index}: stride and dilation must be >= 1.", field="layers"
+                    _("Layer %(index)s: stride and dilation must be >= 1.", index=index),
+                    field="layers",
                 )
             padding_lo, padding_hi = padding_per_side(
                 k_eff, layer.kernel, stride=1, dilation=layer.dilation, padding=layer.padding
@@ -307,7 +339,7 @@ def receptive_box(field: LayerField, cell: int) -> tuple[float, float]:
     (0.0, 7.0)
     """
     if cell < 0:
-        raise InvalidInput(f"cell must be >= 0, got {cell}.", field="cell")
+        raise InvalidInput(_("cell must be >= 0, got %(cell)s.", cell=cell), field="cell")
     centre = field.start + cell * field.jump
     half = (field.receptive_field - 1) / 2
     return (centre - half, centre + half)

@@ -41,6 +41,7 @@ from webapp.engine import FloatArray, strided_correlate
 from webapp.errors import InvalidKernel, Overflow
 from webapp.matrices import order_of_magnitude
 from webapp.padding import OPENCV_BORDER, Cells, PaddingMode, check_padding_fits, pad, source_index
+from webapp.translation import gettext as _
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,13 @@ def convolve(
     one_dimensional = values.ndim == 1
     if one_dimensional and kernel.ndim != 1:
         raise InvalidKernel(
-            f"A 1-D input needs a 1-D kernel; this kernel is {kernel.ndim}-D "
-            f"{'x'.join(map(str, kernel.shape))}.",
+            _("A 1-D input needs a 1-D kernel; this kernel is %(ndim)s-D %(shape)s.",
+              ndim=kernel.ndim, shape="x".join(map(str, kernel.shape))),
             field="weights",
         )
     if values.ndim not in (1, 2, 3):
-        raise InvalidKernel(f"Input must be 1-D, 2-D or 3-D, not {values.ndim}-D.", field="input")
+        raise InvalidKernel(_("Input must be 1-D, 2-D or 3-D, not %(ndim)s-D.", ndim=values.ndim),
+                            field="input")
     kernel_2d: NDArray[np.float64] = np.asarray(kernel, dtype=np.float64)
     if kernel_2d.ndim == 1:
         kernel_2d = kernel_2d[np.newaxis, :]
@@ -155,16 +157,18 @@ def _check_range(
     limit = float(np.finfo(dtype).max)
     if eight_bit and 255.0 * kernel.size * largest >= limit / 2:
         raise Overflow(
-            f"weights: the output overflows to infinity (weights near "
-            f"{order_of_magnitude(kernel)} times pixels up to 255 pass {dtype.__name__}'s "
-            f"{limit:.1e}); use smaller weights.".replace("e+", "e"),
+            _("weights: the output overflows to infinity (weights near %(size)s times pixels "
+              "up to 255 pass %(type)s's %(limit)s); use smaller weights.",
+              size=order_of_magnitude(kernel), type=dtype.__name__,
+              limit=format(limit, ".1e").replace("e+", "e")),
             field="weights",
         )
     if largest >= limit:
         raise Overflow(
-            f"weights: the output overflows to infinity (weights near "
-            f"{order_of_magnitude(kernel)} pass {dtype.__name__}'s {limit:.1e}); use smaller "
-            "numbers.".replace("e+", "e"),
+            _("weights: the output overflows to infinity (weights near %(size)s pass "
+              "%(type)s's %(limit)s); use smaller numbers.",
+              size=order_of_magnitude(kernel), type=dtype.__name__,
+              limit=format(limit, ".1e").replace("e+", "e")),
             field="weights",
         )
 
@@ -178,8 +182,8 @@ def _refuse_overflow(image: Cells, kernel: NDArray[np.float64]) -> None:
         ("weights", kernel) if weights_largest >= input_largest else ("input", image)
     )
     raise Overflow(
-        f"{field}: the output overflows to infinity (values near "
-        f"{order_of_magnitude(values)}); use smaller numbers.",
+        _("%(field)s: the output overflows to infinity (values near %(size)s); use smaller "
+          "numbers.", field=field, size=order_of_magnitude(values)),
         field=field,
     )
 

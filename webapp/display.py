@@ -18,14 +18,17 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from webapp.translation import N_
+
 Display = Literal["clip", "abs", "normalize", "diverging"]
 DISPLAY_LABELS: dict[Display, str] = {
-    "clip": "clip to 0..255",
-    "abs": "absolute value",
-    "normalize": "stretch min..max",
-    "diverging": "blue \u2212 / white 0 / red +",
+    "clip": N_("clip to 0..255"),
+    "abs": N_("absolute value"),
+    "normalize": N_("stretch min..max"),
+    "diverging": N_("blue \u2212 / white 0 / red +"),
 }
-"""Each display as the forms offer it: what it does to the numbers."""
+"""Each display as the forms offer it: what it does to the numbers (marked for the
+catalogue: a form shows ``_(label)``)."""
 
 # Anchor colours of the diverging map (ColorBrewer's RdBu, reversed so that red is positive).
 _DIVERGING_ANCHORS = np.array(

@@ -21,11 +21,15 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from webapp.errors import ImageTooLarge, InvalidImage, UnsupportedImageFormat
+from webapp.translation import N_
+from webapp.translation import gettext as _
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 Color = Literal["rgb", "gray"]
-COLOR_LABELS: dict[Color, str] = {"rgb": "RGB, each channel alike", "gray": "Gray (luma first)"}
-"""Each colour mode as the forms offer it."""
+COLOR_LABELS: dict[Color, str] = {
+    "rgb": N_("RGB, each channel alike"), "gray": N_("Gray (luma first)"),
+}
+"""Each colour mode as the forms offer it (marked for the catalogue: a form shows ``_(label)``)."""
 OutputFormat = Literal["png", "webp", "jpeg"]
 MEDIA_TYPES: dict[OutputFormat, str] = {
     "png": "image/png",
@@ -64,8 +68,10 @@ def open_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image.I
 def _checked_header(data: bytes, *, max_pixels: int, field: str) -> Image.Image:
     """A Pillow image whose header passed every check, no pixel decoded yet."""
     if not data:
-        raise InvalidImage(f"{field} is empty: send the bytes of a PNG, JPEG, WebP, GIF or BMP.",
-                           field=field)
+        raise InvalidImage(
+            _("%(field)s is empty: send the bytes of a PNG, JPEG, WebP, GIF or BMP.", field=field),
+            field=field,
+        )
     with warnings.catch_warnings():
         # Pillow warns (and past twice its limit, raises) on huge images; the pixel cap
         # below is stricter, so both become the same clear 413.
@@ -74,29 +80,39 @@ def _checked_header(data: bytes, *, max_pixels: int, field: str) -> Image.Image:
             image = Image.open(io.BytesIO(data))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             raise ImageTooLarge(
-                f"{field} is too large: {error} convlens takes at most {max_pixels:,} pixels.",
+                _("%(field)s is too large: %(reason)s convlens takes at most %(limit)s pixels.",
+                  field=field, reason=error, limit=format(max_pixels, ",")),
                 field=field,
             ) from None
         except UnidentifiedImageError:
             raise InvalidImage(
-                f"{field} is not an image convlens can read (PNG, JPEG, WebP, GIF or BMP).",
+                _("%(field)s is not an image convlens can read (PNG, JPEG, WebP, GIF or BMP).",
+                  field=field),
                 field=field,
             ) from None
         except Exception as error:  # a malformed header can raise almost anything
-            raise InvalidImage(f"{field} has a corrupt header: {error}", field=field) from None
+            raise InvalidImage(
+                _("%(field)s has a corrupt header: %(reason)s", field=field, reason=error),
+                field=field,
+            ) from None
         if image.format not in ALLOWED_FORMATS:
             raise UnsupportedImageFormat(
-                f"{field} is a {image.format} image; convlens accepts "
-                f"{', '.join(ALLOWED_FORMATS)}.",
+                _("%(field)s is a %(format)s image; convlens accepts %(allowed)s.",
+                  field=field, format=image.format, allowed=", ".join(ALLOWED_FORMATS)),
                 field=field,
             )
         width, height = image.size
         if width < 1 or height < 1:
-            raise InvalidImage(f"{field} has no pixels ({width}x{height}).", field=field)
+            raise InvalidImage(
+                _("%(field)s has no pixels (%(width)sx%(height)s).", field=field, width=width,
+                  height=height),
+                field=field,
+            )
         if width * height > max_pixels:
             raise ImageTooLarge(
-                f"{field} is {width}x{height} = {width * height:,} pixels; the limit is "
-                f"{max_pixels:,}. Scale it down first.",
+                _("%(field)s is %(width)sx%(height)s = %(pixels)s pixels; the limit is "
+                  "%(limit)s. Scale it down first.", field=field, width=width, height=height,
+                  pixels=format(width * height, ","), limit=format(max_pixels, ",")),
                 field=field,
             )
     return image
@@ -111,7 +127,9 @@ def _load_first_frame(image: Image.Image, field: str) -> Image.Image:
             image.load()
         except Exception as error:  # truncated or corrupt data
             raise InvalidImage(
-                f"{field} could not be decoded (truncated or corrupt): {error}", field=field
+                _("%(field)s could not be decoded (truncated or corrupt): %(reason)s",
+                  field=field, reason=error),
+                field=field,
             ) from None
     return image
 

@@ -17,11 +17,17 @@ from pydantic import BaseModel
 
 from webapp.errors import InvalidKernel, UnknownName
 from webapp.matrices import number_matrix
+from webapp.translation import N_
+from webapp.translation import gettext as _
 
 
 @dataclass(frozen=True)
 class Kernel:
-    """A named kernel: its weights and what it does."""
+    """A named kernel: its weights and what it does.
+
+    ``label`` and ``description`` are English, marked for the catalogue: the JSON of
+    ``GET /kernels`` keeps them so, and a page shows them translated (``_(kernel.label)``).
+    """
 
     name: str
     label: str
@@ -100,55 +106,64 @@ MOTION_BLUR = _matrix(np.eye(9).tolist(), 1 / 9)
 PRESETS: dict[str, Kernel] = {
     kernel.name: kernel
     for kernel in [
-        Kernel("identity", "Identity", IDENTITY, "Copies the image: a 1 in the middle."),
-        Kernel("box-blur", "Box blur", BOX_BLUR, "The average of each 3x3 neighbourhood."),
+        Kernel("identity", N_("Identity"), IDENTITY, N_("Copies the image: a 1 in the middle.")),
+        Kernel("box-blur", N_("Box blur"), BOX_BLUR, N_("The average of each 3x3 neighbourhood.")),
         Kernel(
-            "gaussian-blur", "Gaussian blur", GAUSSIAN_BLUR,
-            "A weighted average: near pixels count more than far ones.",
+            "gaussian-blur", N_("Gaussian blur"), GAUSSIAN_BLUR,
+            N_("A weighted average: near pixels count more than far ones."),
         ),
         Kernel(
-            "gaussian-blur-5", "Gaussian blur 5x5", GAUSSIAN_BLUR_5,
-            "A wider Gaussian blur over a 5x5 neighbourhood.",
+            "gaussian-blur-5", N_("Gaussian blur 5x5"), GAUSSIAN_BLUR_5,
+            N_("A wider Gaussian blur over a 5x5 neighbourhood."),
         ),
         Kernel(
-            "sharpen", "Sharpen", SHARPEN,
-            "Each pixel minus its neighbours: differences get larger, edges crisper.",
+            "sharpen", N_("Sharpen"), SHARPEN,
+            N_("Each pixel minus its neighbours: differences get larger, edges crisper."),
         ),
         Kernel(
-            "unsharp-mask", "Unsharp mask", UNSHARP_MASK,
-            "Adds back the difference between the image and its blur (5x5).",
+            "unsharp-mask", N_("Unsharp mask"), UNSHARP_MASK,
+            N_("Adds back the difference between the image and its blur (5x5)."),
         ),
         Kernel(
-            "sobel-x", "Sobel x", SOBEL_X,
-            "Horizontal gradient: positive where the image gets brighter to the right.",
+            "sobel-x", N_("Sobel x"), SOBEL_X,
+            N_("Horizontal gradient: positive where the image gets brighter to the right."),
         ),
         Kernel(
-            "sobel-y", "Sobel y", SOBEL_Y,
-            "Vertical gradient: positive where the image gets brighter downwards.",
-        ),
-        Kernel("prewitt-x", "Prewitt x", PREWITT_X, "Horizontal gradient with flat smoothing."),
-        Kernel("prewitt-y", "Prewitt y", PREWITT_Y, "Vertical gradient with flat smoothing."),
-        Kernel(
-            "scharr-x", "Scharr x", SCHARR_X,
-            "Horizontal gradient tuned to treat all edge directions alike.",
+            "sobel-y", N_("Sobel y"), SOBEL_Y,
+            N_("Vertical gradient: positive where the image gets brighter downwards."),
         ),
         Kernel(
-            "scharr-y", "Scharr y", SCHARR_Y,
-            "Vertical gradient tuned to treat all edge directions alike.",
+            "prewitt-x", N_("Prewitt x"), PREWITT_X,
+            N_("Horizontal gradient with flat smoothing."),
         ),
         Kernel(
-            "laplacian", "Laplacian", LAPLACIAN,
-            "Second derivative: responds to edges in every direction, zero on flat areas.",
+            "prewitt-y", N_("Prewitt y"), PREWITT_Y,
+            N_("Vertical gradient with flat smoothing."),
         ),
         Kernel(
-            "laplacian-8", "Laplacian (8 neighbours)", LAPLACIAN_8,
-            "The Laplacian with the diagonal neighbours too.",
+            "scharr-x", N_("Scharr x"), SCHARR_X,
+            N_("Horizontal gradient tuned to treat all edge directions alike."),
         ),
-        Kernel("outline", "Outline", OUTLINE, "Strong edges of every direction, flat areas black."),
-        Kernel("emboss", "Emboss", EMBOSS, "A relief lit from the top left."),
         Kernel(
-            "motion-blur", "Motion blur", MOTION_BLUR,
-            "The average along a 9-pixel diagonal, like a camera moving during the shot.",
+            "scharr-y", N_("Scharr y"), SCHARR_Y,
+            N_("Vertical gradient tuned to treat all edge directions alike."),
+        ),
+        Kernel(
+            "laplacian", N_("Laplacian"), LAPLACIAN,
+            N_("Second derivative: responds to edges in every direction, zero on flat areas."),
+        ),
+        Kernel(
+            "laplacian-8", N_("Laplacian (8 neighbours)"), LAPLACIAN_8,
+            N_("The Laplacian with the diagonal neighbours too."),
+        ),
+        Kernel(
+            "outline", N_("Outline"), OUTLINE,
+            N_("Strong edges of every direction, flat areas black."),
+        ),
+        Kernel("emboss", N_("Emboss"), EMBOSS, N_("A relief lit from the top left.")),
+        Kernel(
+            "motion-blur", N_("Motion blur"), MOTION_BLUR,
+            N_("The average along a 9-pixel diagonal, like a camera moving during the shot."),
         ),
     ]
 }
@@ -169,7 +184,7 @@ def kernel_from_weights(weights: object, *, max_size: int, field: str = "weights
     [-1.0, 0.0, 1.0]
     """
     matrix = number_matrix(weights, field=field, max_size=max_size, error=InvalidKernel)
-    return Kernel("custom", "Custom", matrix, "A kernel of your own.")
+    return Kernel("custom", N_("Custom"), matrix, N_("A kernel of your own."))
 
 
 def resolve_kernel(name: str | None, weights: object, *, max_size: int) -> Kernel:
@@ -178,7 +193,7 @@ def resolve_kernel(name: str | None, weights: object, *, max_size: int) -> Kerne
         return kernel_from_weights(weights, max_size=max_size)
     if name is None or name == "":
         raise InvalidKernel(
-            "kernel is required: give a preset name (see GET /kernels) or your own weights.",
+            _("kernel is required: give a preset name (see GET /kernels) or your own weights."),
             field="kernel",
         )
     return preset(name)

@@ -51,6 +51,8 @@ from webapp.engine import FloatArray
 from webapp.errors import InvalidArithmetic, InvalidInput, Overflow
 from webapp.matrices import order_of_magnitude
 from webapp.padding import Cells, PaddingMode, check_padding_fits, pad
+from webapp.translation import gettext as _
+from webapp.translation import ngettext
 
 Activation = Literal["none", "relu", "leaky-relu", "sigmoid", "tanh"]
 ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)
@@ -159,32 +161,42 @@ and groups=1 gives each filter 3 (C_in / groups).
     """
     if filters.ndim != 4:
         raise InvalidInput(
-            f"{field} must be N x C_in/groups x k_h x k_w (4-D), not {filters.ndim}-D.",
+            _("%(field)s must be N x C_in/groups x k_h x k_w (4-D), not %(ndim)s-D.",
+              field=field, ndim=filters.ndim),
             field=field,
         )
     maps, spans = int(filters.shape[0]), int(filters.shape[1])
     if maps > MAX_FILTERS:
         raise InvalidInput(
-            f"{field}: {maps} filters is over the limit of {MAX_FILTERS} per layer.", field=field
+            _("%(field)s: %(maps)s filters is over the limit of %(limit)s per layer.",
+              field=field, maps=maps, limit=MAX_FILTERS),
+            field=field,
         )
     if groups < 1 or in_channels % groups or maps % groups:
         raise InvalidInput(
-            f"groups must divide both the input's {in_channels} channels and the {maps} "
-            f"filters; {groups} does not.",
+            _("groups must divide both the input's %(channels)s channels and the %(maps)s "
+              "filters; %(groups)s does not.", channels=in_channels, maps=maps, groups=groups),
             field="groups",
         )
     if spans * groups != in_channels:
         raise InvalidInput(
-            f"{field}: each filter spans {spans} channel{'s' * (spans != 1)}, but the input has "
-            f"{in_channels} and groups={groups} gives each filter {in_channels // groups} "
-            "(C_in / groups).",
+            ngettext("%(field)s: each filter spans %(num)s channel, but the input has "
+                     "%(channels)s and groups=%(groups)s gives each filter %(each)s "
+                     "(C_in / groups).",
+                     "%(field)s: each filter spans %(num)s channels, but the input has "
+                     "%(channels)s and groups=%(groups)s gives each filter %(each)s "
+                     "(C_in / groups).",
+                     spans, field=field, channels=in_channels, groups=groups,
+                     each=in_channels // groups),
             field=field,
         )
     if bias is None:
         bias = np.zeros(maps)
     if bias.shape != (maps,):
         raise InvalidInput(
-            f"bias needs one number per filter ({maps}), not {bias.size}.", field="bias"
+            _("bias needs one number per filter (%(maps)s), not %(count)s.", maps=maps,
+              count=bias.size),
+            field="bias",
         )
     filters = np.array(filters, dtype=np.float64)
     bias = np.array(bias, dtype=np.float64)
@@ -257,18 +269,21 @@ def check_work(
             * kernel_height * kernel_width)
     if macs > max_macs:
         raise InvalidInput(
-            f"filters: this layer needs {macs:,} multiply-adds ({layer.maps} maps of "
-            f"{rows.output}x{columns.output}, each cell {layer.channels_per_group}x"
-            f"{kernel_height}x{kernel_width} products), over the limit of {max_macs:,}; use "
-            "fewer or smaller filters, a stride, or a smaller input.",
+            _("filters: this layer needs %(macs)s multiply-adds (%(maps)s maps of "
+              "%(height)sx%(width)s, each cell %(channels)sx%(kernel_height)sx%(kernel_width)s "
+              "products), over the limit of %(limit)s; use fewer or smaller filters, a stride, "
+              "or a smaller input.", macs=format(macs, ","), maps=layer.maps, height=rows.output,
+              width=columns.output, channels=layer.channels_per_group,
+              kernel_height=kernel_height, kernel_width=kernel_width, limit=format(max_macs, ",")),
             field="filters",
         )
     values = layer.maps * rows.output * columns.output
     if max_values is not None and values > max_values:
         raise InvalidInput(
-            f"filters: {layer.maps} maps of {rows.output}x{columns.output} would hold "
-            f"{values:,} values, over the limit of {max_values:,}; use fewer filters, a "
-            "stride, or a smaller input.",
+            _("filters: %(maps)s maps of %(height)sx%(width)s would hold %(values)s values, "
+              "over the limit of %(limit)s; use fewer filters, a stride, or a smaller input.",
+              maps=layer.maps, height=rows.output, width=columns.output, values=format(values, ","),
+              limit=format(max_values, ",")),
             field="filters",
         )
 
@@ -306,14 +321,16 @@ def apply_layer(
     """
     if values.ndim != 3:
         raise InvalidInput(
-            f"A layer's input is C_in x H x W (3-D), not {values.ndim}-D.", field="input"
+            _("A layer's input is C_in x H x W (3-D), not %(ndim)s-D.", ndim=values.ndim),
+            field="input",
         )
     channels, height, width = values.shape
     if channels != layer.in_channels:
         raise InvalidInput(
-            f"filters: each filter spans {layer.channels_per_group} channels in "
-            f"{layer.groups} group(s), {layer.in_channels} in all, but the input has "
-            f"{channels}.",
+            _("filters: each filter spans %(spans)s channels in %(groups)s group(s), "
+              "%(expected)s in all, but the input has %(channels)s.",
+              spans=layer.channels_per_group, groups=layer.groups,
+              expected=layer.in_channels, channels=channels),
             field="filters",
         )
     rows, columns = layer_geometry(height, width, layer, stride=stride, padding=padding,
@@ -332,6 +349,7 @@ def apply_layer(
             except Overflow as error:  # the one-kernel engine calls the filters "weights"
                 if error.field != "weights":
                     raise
+                # The field's name is in the message in every language (it is never translated).
                 raise Overflow(error.message.replace("weights", "filters", 1),
                                field="filters") from None
         else:
@@ -365,10 +383,12 @@ def _check_range(layer: Layer, *, eight_bit: bool, float64: bool) -> None:
     limit = float(np.finfo(np.float64 if float64 else np.float32).max)
     taps = layer.channels_per_group * math.prod(layer.kernel_shape)
     if largest >= limit or (eight_bit and 255.0 * (taps + 1) * largest >= limit / 2):
+        size = order_of_magnitude(np.abs(layer.filters))
         raise Overflow(
-            f"filters: the output overflows to infinity (weights near "
-            f"{order_of_magnitude(np.abs(layer.filters))}"
-            f"{' times pixels up to 255' if eight_bit else ''}); use smaller weights.",
+            _("filters: the output overflows to infinity (weights near %(size)s times pixels "
+              "up to 255); use smaller weights.", size=size) if eight_bit else
+            _("filters: the output overflows to infinity (weights near %(size)s); use smaller "
+              "weights.", size=size),
             field="filters",
         )
 
@@ -393,8 +413,8 @@ def _refuse_overflow(values: NDArray[np.generic], layer: Layer) -> None:
     field, culprit = (("filters", layer.filters) if weights_largest >= input_largest
                       else ("input", numbers))
     raise Overflow(
-        f"{field}: the output overflows to infinity (values near "
-        f"{order_of_magnitude(culprit)}); use smaller numbers.",
+        _("%(field)s: the output overflows to infinity (values near %(size)s); use smaller "
+          "numbers.", field=field, size=order_of_magnitude(culprit)),
         field=field,
     )
 
@@ -665,8 +685,8 @@ def explain_map_cell(
     for name, value, limit in (("map", map_index, layer.maps), ("row", row, maps.rows.output),
                                ("column", column, maps.columns.output)):
         if not 0 <= value < limit:
-            raise InvalidArithmetic(f"{name} must be from 0 to {limit - 1}, not {value}.",
-                                    field=name)
+            raise InvalidArithmetic(_("%(name)s must be from 0 to %(last)s, not %(value)s.",
+                                      name=name, last=limit - 1, value=value), field=name)
     first = (map_index // (layer.maps // layer.groups)) * layer.channels_per_group
     numbers = np.asarray(values, dtype=np.float64)
     channels: list[ChannelTerms] = []
@@ -705,16 +725,18 @@ def number_array(value: object, *, ndim: int, field: str, max_sizes: tuple[int, 
     for axis, (size, limit) in enumerate(zip(shape, max_sizes, strict=True)):
         if size > limit:
             raise InvalidInput(
-                f"{field} is {'x'.join(map(str, shape))}; at most {limit} along axis {axis}.",
+                _("%(field)s is %(shape)s; at most %(limit)s along axis %(axis)s.", field=field,
+                  shape="x".join(map(str, shape)), limit=limit, axis=axis),
                 field=field,
             )
     try:
         array = np.array(value, dtype=np.float64)
     except OverflowError:  # an integer past float's range, e.g. 400 digits long
-        raise InvalidInput(f"{field} holds an integer past +-1.8e308; numbers must lie "
-                           "within it.", field=field) from None
+        raise InvalidInput(_("%(field)s holds an integer past +-1.8e308; numbers must lie "
+                             "within it.", field=field), field=field) from None
     if not np.isfinite(array).all():
-        raise InvalidInput(f"{field} must hold finite numbers only.", field=field)
+        raise InvalidInput(_("%(field)s must hold finite numbers only.", field=field),
+                           field=field)
     array.setflags(write=False)
     return array
 
@@ -723,12 +745,14 @@ def _nested_shape(value: object, depth: int, field: str, where: str) -> tuple[in
     """The shape of ``value``, checked to be a box of numbers ``depth`` lists deep (the
     innermost lists are checked in one pass each: a photo-sized input has millions)."""
     if not isinstance(value, list) or not value:
-        raise InvalidInput(f"{field} must be a non-empty list nested {depth} deep "
-                           f"(at {where}).", field=field)
+        raise InvalidInput(_("%(field)s must be a non-empty list nested %(depth)s deep "
+                             "(at %(where)s).", field=field, depth=depth, where=where),
+                           field=field)
     if depth == 1:
         if not all(type(item) in (int, float) for item in value):
             culprit = next(item for item in value if type(item) not in (int, float))
-            raise InvalidInput(f"{field} must hold numbers only, not {culprit!r} at {where}.",
+            raise InvalidInput(_("%(field)s must hold numbers only, not %(value)s at "
+                                 "%(where)s.", field=field, value=repr(culprit), where=where),
                                field=field)
         return (len(value),)
     inner = _nested_shape(value[0], depth - 1, field, f"{where}[0]")
@@ -736,8 +760,9 @@ def _nested_shape(value: object, depth: int, field: str, where: str) -> tuple[in
         shape = _nested_shape(item, depth - 1, field, f"{where}[{index}]")
         if shape != inner:
             raise InvalidInput(
-                f"{field} is ragged: {where}[{index}] has {shape[0]} values where "
-                f"{where}[0] has {inner[0]}.",
+                _("%(field)s is ragged: %(where)s[%(index)s] has %(count)s values where "
+                  "%(where)s[0] has %(first)s.", field=field, where=where, index=index,
+                  count=shape[0], first=inner[0]),
                 field=field,
             )
     return (len(value), *inner)

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from webapp.errors import InvalidInput
+from webapp.translation import gettext as _
 
 
 def number_matrix(
@@ -27,41 +28,45 @@ def number_matrix(
     (2, 2)
     """
     if not isinstance(value, list) or not value:
-        raise error(f"{field} must be a non-empty list of numbers or of rows of numbers.",
-                    field=field)
+        raise error(_("%(field)s must be a non-empty list of numbers or of rows of numbers.",
+                      field=field), field=field)
     if all(isinstance(row, list) for row in value):
         first = len(value[0])
         ragged = next((i for i, row in enumerate(value) if len(row) != first), None)
         if ragged is not None:
             raise error(
-                f"{field} is ragged: row 0 has {first} values but row {ragged} has "
-                f"{len(value[ragged])}; every row needs the same length.",
+                _("%(field)s is ragged: row 0 has %(first)s values but row %(row)s has "
+                  "%(count)s; every row needs the same length.", field=field, first=first,
+                  row=ragged, count=len(value[ragged])),
                 field=field,
             )
         if first == 0:
-            raise error(f"{field} has empty rows.", field=field)
+            raise error(_("%(field)s has empty rows.", field=field), field=field)
         cells = [cell for row in value for cell in row]
     elif any(isinstance(row, list) for row in value):
-        raise error(f"{field} mixes numbers and rows of numbers.", field=field)
+        raise error(_("%(field)s mixes numbers and rows of numbers.", field=field), field=field)
     else:
         cells = value
     for cell in cells:
         if isinstance(cell, bool) or not isinstance(cell, int | float):
-            raise error(f"{field} must hold numbers only, not {cell!r}.", field=field)
+            raise error(_("%(field)s must hold numbers only, not %(value)s.", field=field,
+                          value=repr(cell)), field=field)
         try:
             finite = math.isfinite(cell)
         except OverflowError:  # an integer past float's range, e.g. 400 digits long
             raise error(
-                f"{field} holds a {len(str(abs(cell)))}-digit integer; numbers must lie within "
-                "+-1.8e308.",
+                _("%(field)s holds a %(digits)s-digit integer; numbers must lie within "
+                  "+-1.8e308.", field=field, digits=len(str(abs(cell)))),
                 field=field,
             ) from None
         if not finite:
-            raise error(f"{field} must hold finite numbers, not {cell!r}.", field=field)
+            raise error(_("%(field)s must hold finite numbers, not %(value)s.", field=field,
+                          value=repr(cell)), field=field)
     matrix = np.array(value, dtype=np.float64)
     if max(matrix.shape) > max_size:
         shape = "x".join(map(str, matrix.shape))
-        raise error(f"{field} is {shape}; at most {max_size} per side is allowed.", field=field)
+        raise error(_("%(field)s is %(shape)s; at most %(limit)s per side is allowed.",
+                      field=field, shape=shape, limit=max_size), field=field)
     matrix.setflags(write=False)
     return matrix
 

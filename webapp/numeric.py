@@ -38,6 +38,7 @@ from webapp.layer import (
 from webapp.matrices import number_matrix
 from webapp.options import NumericRequest
 from webapp.pooling import Pooling, PoolKind, pool, pool_window, reduce_window, window_kernel
+from webapp.translation import gettext as _
 
 # --- The JSON answer ---------------------------------------------------------------------
 # The API's contract for the numeric mode, as `webapp.photos.PhotoAnswer` is for a photo: a
@@ -185,8 +186,8 @@ def _convolution_steps(
         if not math.isfinite(total):
             # The engine's order of addition stayed in range; this one, cell by cell, did not.
             raise Overflow(
-                "weights: a step's sum overflows to infinity, added up in the lesson's order; "
-                "use smaller numbers.",
+                _("weights: a step's sum overflows to infinity, added up in the lesson's "
+                  "order; use smaller numbers."),
                 field="weights",
             )
         steps.append(NumericStep(
@@ -215,8 +216,8 @@ def _pooling_steps(
         result = reduce_window(cells, pooling.kind)
         if not math.isfinite(result):
             raise Overflow(
-                "input: the sum of a pooling window overflows to infinity; use smaller "
-                "numbers.",
+                _("input: the sum of a pooling window overflows to infinity; use smaller "
+                  "numbers."),
                 field="input",
             )
         steps.append(NumericStep(
@@ -310,8 +311,8 @@ def layer_answer(
     ``C_in x H x W``) through a whole conv layer."""
     if request.operation != "convolve":
         raise InvalidInput(
-            f"filters make a conv layer; operation {request.operation!r} takes none (use "
-            "'convolve', or leave filters out to pool).",
+            _("filters make a conv layer; operation %(operation)s takes none (use "
+              "'convolve', or leave filters out to pool).", operation=repr(request.operation)),
             field="filters" if request.filters is not None else "bank",
         )
     planes, raw_ndim = _layer_input(request.input, max_numeric_size)
@@ -388,14 +389,16 @@ def _numbers_layer(
                           activation=request.activation)
     assert request.bank is not None
     if request.groups < 1 or channels % request.groups:
-        raise InvalidInput(f"groups must divide the input's {channels} channels; "
-                           f"{request.groups} does not.", field="groups")
+        raise InvalidInput(_("groups must divide the input's %(channels)s channels; "
+                             "%(groups)s does not.", channels=channels, groups=request.groups),
+                           field="groups")
     bank = resolve_bank(request.bank, channels=channels // request.groups, seed=request.seed,
                         learned=learned)
     if one_dimensional and bank.filters.shape[2] != 1:
         raise InvalidInput(
-            f"bank {bank.name!r} has {bank.filters.shape[2]}x{bank.filters.shape[3]} "
-            "filters; a 1-D input needs filters of one row (send a 2-D input).",
+            _("bank %(bank)s has %(height)sx%(width)s filters; a 1-D input needs filters of "
+              "one row (send a 2-D input).", bank=repr(bank.name),
+              height=bank.filters.shape[2], width=bank.filters.shape[3]),
             field="bank",
         )
     filters = np.tile(bank.filters, (request.groups, 1, 1, 1))
@@ -417,8 +420,8 @@ def _layer_steps(
                                         padding_mode=request.padding_mode)
                 if not math.isfinite(cell.total):
                     raise Overflow(
-                        "filters: a step's sum overflows to infinity, added up in the "
-                        "lesson's order; use smaller numbers.",
+                        _("filters: a step's sum overflows to infinity, added up in the "
+                          "lesson's order; use smaller numbers."),
                         field="filters",
                     )
                 steps.append(LayerStep(

@@ -19,6 +19,8 @@ from webapp.images import Color, OutputFormat
 from webapp.layer import MAX_CHANNELS, Activation
 from webapp.padding import PaddingMode
 from webapp.pooling import PoolKind
+from webapp.translation import N_
+from webapp.translation import gettext as _
 
 # Beyond these a request is a typo or an attack, never a lesson.
 MAX_STRIDE = 1024
@@ -155,20 +157,23 @@ def parse_json_field(text: str | bytes, field: str) -> JsonValue:
     """JSON from a form field (like ``weights``) or a body, refusing NaN and Infinity."""
 
     def refuse_constant(name: str) -> float:
-        raise InvalidInput(f"{field}: {name} is not a number JSON allows.", field=field)
+        raise InvalidInput(_("%(field)s: %(name)s is not a number JSON allows.", field=field,
+                             name=name), field=field)
 
     try:
         value: JsonValue = json.loads(text, parse_constant=refuse_constant)
     except RecursionError:
-        raise InvalidInput(f"{field} is nested too deeply to read.", field=field) from None
+        raise InvalidInput(_("%(field)s is nested too deeply to read.", field=field),
+                           field=field) from None
     except ValueError as error:  # broken JSON, bad UTF-8, an integer of 4300+ digits
-        raise InvalidInput(f"{field} is not valid JSON: {error}.", field=field) from None
+        raise InvalidInput(_("%(field)s is not valid JSON: %(reason)s.", field=field,
+                             reason=error), field=field) from None
     return value
 
 
 OPERATION_LABELS: dict[Operation, str] = {
-    "convolve": "Convolve with a kernel",
-    "max-pool": "Max pool",
-    "avg-pool": "Average pool",
+    "convolve": N_("Convolve with a kernel"),
+    "max-pool": N_("Max pool"),
+    "avg-pool": N_("Average pool"),
 }
-"""Each operation as the forms offer it."""
+"""Each operation as the forms offer it (marked for the catalogue: a form shows ``_(label)``)."""

@@ -22,24 +22,28 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from webapp.arithmetic import PaddingName
+from webapp.arithmetic import PaddingName, axis_label
 from webapp.errors import InvalidArithmetic
+from webapp.translation import N_
+from webapp.translation import gettext as _
 
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 PADDING_MODES: tuple[PaddingMode, ...] = ("zeros", "reflect", "replicate", "circular")
 PADDING_MODE_LABELS: dict[PaddingMode, str] = {
-    "zeros": "zeros",
-    "reflect": "a mirror (reflect)",
-    "replicate": "the edge (replicate)",
-    "circular": "the other side (circular)",
+    "zeros": N_("zeros"),
+    "reflect": N_("a mirror (reflect)"),
+    "replicate": N_("the edge (replicate)"),
+    "circular": N_("the other side (circular)"),
 }
-"""Each mode as the forms offer it: what a learner sees in the padding, then the name."""
+"""Each mode as the forms offer it: what a learner sees in the padding, then the name
+(marked for the catalogue: a form shows ``_(label)``)."""
 PADDING_NAME_LABELS: dict[PaddingName, str] = {
-    "valid": "valid (none)",
-    "same": "same",
-    "full": "full",
+    "valid": N_("valid (none)"),
+    "same": N_("same"),
+    "full": N_("full"),
 }
-"""The named paddings (`webapp.arithmetic.PaddingName`) as the forms offer them."""
+"""The named paddings (`webapp.arithmetic.PaddingName`) as the forms offer them (marked for
+the catalogue: the values stay English, a form shows ``_(label)``)."""
 
 # OpenCV's names for the same four rules. BORDER_REFLECT_101 mirrors without repeating the
 # edge cell, like numpy's and PyTorch's "reflect" (OpenCV's own BORDER_REFLECT repeats it).
@@ -62,14 +66,16 @@ def check_padding_fits(
     widest = max(padding_lo, padding_hi)
     if mode == "reflect" and widest >= axis_size:
         raise InvalidArithmetic(
-            f"reflect padding must be smaller than the {axis_name} it mirrors: padding "
-            f"{widest} >= {axis_name} {axis_size}. Use less padding, or 'replicate'/'zeros'.",
+            _("reflect padding must be smaller than the %(axis)s it mirrors: padding "
+              "%(padding)s >= %(axis)s %(size)s. Use less padding, or 'replicate'/'zeros'.",
+              axis=axis_label(axis_name), padding=widest, size=axis_size),
             field="padding_mode",
         )
     if mode == "circular" and widest > axis_size:
         raise InvalidArithmetic(
-            f"circular padding can wrap at most the whole {axis_name}: padding {widest} > "
-            f"{axis_name} {axis_size}. Use less padding, or 'replicate'/'zeros'.",
+            _("circular padding can wrap at most the whole %(axis)s: padding %(padding)s > "
+              "%(axis)s %(size)s. Use less padding, or 'replicate'/'zeros'.",
+              axis=axis_label(axis_name), padding=widest, size=axis_size),
             field="padding_mode",
         )
 

@@ -47,6 +47,7 @@ from webapp.layer import (
 from webapp.numeric import LayerFilters
 from webapp.options import PhotoOptions, SampleName
 from webapp.pooling import Pooling, pool, window_kernel
+from webapp.translation import gettext as _
 
 
 @dataclass
@@ -220,9 +221,10 @@ def _check_padded_size(
     padded = (shape[0] + 2 * extra) * (shape[1] + 2 * extra)
     if padded > 2 * max_pixels:
         raise InvalidArithmetic(
-            f"The padded image would be about {padded:,} pixels ({shape[1]}x{shape[0]} plus "
-            f"{extra} per side), over twice the {max_pixels:,}-pixel limit; use less "
-            "padding or dilation.",
+            _("The padded image would be about %(pixels)s pixels (%(width)sx%(height)s plus "
+              "%(extra)s per side), over twice the %(limit)s-pixel limit; use less padding or "
+              "dilation.", pixels=format(padded, ","), width=shape[1], height=shape[0], extra=extra,
+              limit=format(max_pixels, ",")),
             field="padding",
         )
 
@@ -334,7 +336,8 @@ def photo_layer(
     """The layer a photo request asks for (``filters`` or a ``bank``), for ``channels``."""
     if options.operation != "convolve":
         raise InvalidInput(
-            f"filters make a conv layer; operation {options.operation!r} takes none.",
+            _("filters make a conv layer; operation %(operation)s takes none.",
+              operation=repr(options.operation)),
             field="filters" if options.filters is not None else "bank",
         )
     bias = (None if options.bias is None
@@ -348,8 +351,9 @@ def photo_layer(
                           activation=options.activation)
     assert options.bank is not None
     if channels % options.groups:
-        raise InvalidInput(f"groups must divide the photo's {channels} channels; "
-                           f"{options.groups} does not.", field="groups")
+        raise InvalidInput(_("groups must divide the photo's %(channels)s channels; "
+                             "%(groups)s does not.", channels=channels, groups=options.groups),
+                           field="groups")
     bank = resolve_bank(options.bank, channels=channels // options.groups, seed=options.seed,
                         learned=learned)
     return make_layer(np.tile(bank.filters, (options.groups, 1, 1, 1)),

@@ -27,10 +27,11 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic, padding_sides
+from webapp.arithmetic import AxisArithmetic, Padding, axis_arithmetic, axis_label, padding_sides
 from webapp.errors import InvalidArithmetic, InvalidInput, Overflow
 from webapp.kernels import Kernel
 from webapp.matrices import order_of_magnitude
+from webapp.translation import gettext as _
 
 PoolKind = Literal["max", "average"]
 POOL_KINDS: tuple[PoolKind, ...] = ("max", "average")
@@ -96,11 +97,14 @@ def pool(
     [1.5, 3.0]
     """
     if kind not in POOL_KINDS:
-        raise InvalidInput(f"kind must be 'max' or 'average', not {kind!r}.", field="operation")
+        raise InvalidInput(_("kind must be 'max' or 'average', not %(kind)s.", kind=repr(kind)),
+                           field="operation")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise InvalidInput(f"pool_size must be an integer >= 1, got {size!r}.", field="pool_size")
+        raise InvalidInput(_("pool_size must be an integer >= 1, got %(size)s.", size=repr(size)),
+                           field="pool_size")
     if values.ndim not in (1, 2, 3):
-        raise InvalidInput(f"Input must be 1-D, 2-D or 3-D, not {values.ndim}-D.", field="input")
+        raise InvalidInput(_("Input must be 1-D, 2-D or 3-D, not %(ndim)s-D.", ndim=values.ndim),
+                           field="input")
     stride = size if stride is None else stride
     one_dimensional = values.ndim == 1
     dtype = np.float64 if values.dtype == np.float64 else np.float32
@@ -142,8 +146,8 @@ def pool(
     # A max of finite values is one of them; 8-bit pixels cannot overflow a float32 sum.
     if kind == "average" and values.dtype != np.uint8 and not np.isfinite(output).all():
         raise Overflow(
-            "input: the sum of a pooling window overflows to infinity (values near "
-            f"{order_of_magnitude(grid)}); use smaller numbers.",
+            _("input: the sum of a pooling window overflows to infinity (values near "
+              "%(size)s); use smaller numbers.", size=order_of_magnitude(grid)),
             field="input",
         )
     if one_dimensional:
@@ -183,9 +187,10 @@ def _real_taps(axis: AxisArithmetic, axis_name: str) -> NDArray[np.intp]:
     empty = np.flatnonzero(counts == 0)
     if empty.size:
         raise InvalidArithmetic(
-            f"Pooling window {int(empty[0])} along the {axis_name} covers only padding "
-            f"({axis.padding_lo} before, {axis.padding_hi} after, window {axis.effective_kernel}"
-            "): it has no value to keep. Use less padding.",
+            _("Pooling window %(window)s along the %(axis)s covers only padding (%(before)s "
+              "before, %(after)s after, window %(size)s): it has no value to keep. Use less "
+              "padding.", window=int(empty[0]), axis=axis_label(axis_name),
+              before=axis.padding_lo, after=axis.padding_hi, size=axis.effective_kernel),
             field="padding",
         )
     return counts
@@ -199,8 +204,8 @@ def window_kernel(kind: PoolKind, size: int, *, ndim: int = 2, max_size: int) ->
     [0.5, 0.5]
     """
     if size > max_size:
-        raise InvalidInput(f"pool_size is {size}; at most {max_size} is allowed.",
-                           field="pool_size")
+        raise InvalidInput(_("pool_size is %(size)s; at most %(limit)s is allowed.", size=size,
+                             limit=max_size), field="pool_size")
     shape = (size,) if ndim == 1 else (size, size)
     side = f"{size}" if ndim == 1 else f"{size}x{size}"
     if kind == "max":

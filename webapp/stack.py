@@ -51,6 +51,8 @@ from webapp.layer import (
 )
 from webapp.options import SampleName
 from webapp.pooling import PoolKind, pool
+from webapp.translation import gettext as _
+from webapp.translation import ngettext
 
 MAX_BLOCKS = 4
 """Blocks in a stack at most: enough to see maps shrink and the receptive field grow."""
@@ -145,7 +147,7 @@ def block_field(index: int, name: str) -> str:
 
 def _in_block(error: ConvlensError, index: int, name: str) -> ConvlensError:
     """``error`` (its kind and status kept) said of block ``index``, naming its field."""
-    error.message = f"Block {index}: {error.message}"
+    error.message = _("Block %(index)s: %(message)s", index=index, message=error.message)
     error.field = block_field(index, name)
     error.args = (error.message,)
     return error
@@ -164,14 +166,30 @@ def block_layer(
         raise _in_block(error, index, "bank") from None
     except InvalidInput:  # a bank made for another number of channels
         made_for = (DESIGNED.get(spec.bank) or (learned or {})[spec.bank]).channels
-        reads = "the photo" if index == 1 else f"the maps of block {index - 1}"
-        raise InvalidInput(
-            f"Block {index}: bank {spec.bank!r} has filters over {made_for} channel"
-            f"{'s' * (made_for != 1)}, but the block reads {reads}, {channels} channel"
-            f"{'s' * (channels != 1)}; choose edges, gabor or random-he, which fit any"
-            + (" (or the gray photo)." if index == 1 and made_for == 1 else "."),
-            field=block_field(index, "bank"),
-        ) from None
+        assert made_for is not None  # a bank that fits any number of channels refuses none
+        reads = (_("the photo") if index == 1
+                 else _("the maps of block %(block)s", block=index - 1))
+        values = {"index": index, "bank": repr(spec.bank), "reads": reads,
+                  "read": ngettext("%(num)s channel", "%(num)s channels", channels)}
+        if index == 1 and made_for == 1:  # a gray bank on the colour photo
+            message = ngettext(
+                "Block %(index)s: bank %(bank)s has filters over %(num)s channel, but the "
+                "block reads %(reads)s, %(read)s; choose edges, gabor or random-he, which fit "
+                "any (or the gray photo).",
+                "Block %(index)s: bank %(bank)s has filters over %(num)s channels, but the "
+                "block reads %(reads)s, %(read)s; choose edges, gabor or random-he, which fit "
+                "any (or the gray photo).",
+                made_for, **values)
+        else:
+            message = ngettext(
+                "Block %(index)s: bank %(bank)s has filters over %(num)s channel, but the "
+                "block reads %(reads)s, %(read)s; choose edges, gabor or random-he, which fit "
+                "any.",
+                "Block %(index)s: bank %(bank)s has filters over %(num)s channels, but the "
+                "block reads %(reads)s, %(read)s; choose edges, gabor or random-he, which fit "
+                "any.",
+                made_for, **values)
+        raise InvalidInput(message, field=block_field(index, "bank")) from None
     try:
         return make_layer(bank.filters, bank.bias, in_channels=channels,
                           activation=spec.activation, name=bank.name, field="bank")
@@ -198,8 +216,8 @@ def plan_stack(
     maps are too small for, too much work or a bank of the wrong channels is the block's
     error, named by its field."""
     if not 1 <= len(specs) <= MAX_BLOCKS:
-        raise InvalidInput(f"A stack has 1 to {MAX_BLOCKS} blocks, not {len(specs)}.",
-                           field="blocks")
+        raise InvalidInput(_("A stack has 1 to %(most)s blocks, not %(count)s.",
+                             most=MAX_BLOCKS, count=len(specs)), field="blocks")
     planned: list[PlannedBlock] = []
     for index, spec in enumerate(specs, start=1):
         layer = block_layer(spec, index, channels, seed=seed, learned=learned)
@@ -208,9 +226,10 @@ def plan_stack(
         except ConvlensError as error:
             kernel = "x".join(map(str, layer.kernel_shape))
             raise InvalidInput(
-                f"Block {index}: its input maps are {height}x{width}, too small for the "
-                f"{kernel} filters of {spec.bank!r} with valid padding; use same padding, "
-                "or pool less before it.",
+                _("Block %(index)s: its input maps are %(height)sx%(width)s, too small for "
+                  "the %(kernel)s filters of %(bank)s with valid padding; use same padding, "
+                  "or pool less before it.", index=index, height=height, width=width,
+                  kernel=kernel, bank=repr(spec.bank)),
                 field=block_field(index, "padding"),
             ) from error
         try:
@@ -225,8 +244,9 @@ def plan_stack(
                           axis_arithmetic(width, POOL_SIZE, stride=POOL_SIZE, axis_name="width"))
             except ConvlensError:
                 raise InvalidInput(
-                    f"Block {index}: a 2x2 pool needs maps of at least 2x2, and this block's "
-                    f"are {height}x{width}; choose no pool, or fewer blocks.",
+                    _("Block %(index)s: a 2x2 pool needs maps of at least 2x2, and this "
+                      "block's are %(height)sx%(width)s; choose no pool, or fewer blocks.",
+                      index=index, height=height, width=width),
                     field=block_field(index, "pool"),
                 ) from None
             height, width = pooled[0].output, pooled[1].output
@@ -348,8 +368,8 @@ def explain_stack_cell(result: StackResult, choice: CellChoice) -> StackCell:
     """Cell ``choice`` worked out: each input channel's window times the filter's slice,
     their sums, the bias, the total, the activation; and its receptive field on the photo."""
     if choice.block > len(result.blocks):
-        raise InvalidInput(f"block must be from 1 to {len(result.blocks)}, not "
-                           f"{choice.block}.", field="block")
+        raise InvalidInput(_("block must be from 1 to %(last)s, not %(block)s.",
+                             last=len(result.blocks), block=choice.block), field="block")
     block = result.blocks[choice.block - 1]
     explained = explain_map_cell(block.input, block.maps, choice.map, choice.row,
                                  choice.column, padding_mode="zeros")

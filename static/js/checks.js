@@ -5,6 +5,7 @@
 // no longer matching. The server checks everything again (webapp/server/bodies.py).
 (function () {
   "use strict";
+  const _ = window.convlens.gettext;
 
   const messages = new WeakMap();  // control -> the sentence shown for it
 
@@ -32,33 +33,50 @@
     const text = control.value;
     const low = control.min === "" ? -Infinity : Number(control.min);
     const high = control.max === "" ? Infinity : Number(control.max);
-    const range = Number.isFinite(low) && Number.isFinite(high)
-      ? " from " + low + " to " + high : Number.isFinite(low) ? " of at least " + low : "";
+    // The range, when there is one: "from 1 to 9", else "of at least 1", else none.
+    const range = Number.isFinite(low) && Number.isFinite(high) ? "both"
+      : Number.isFinite(low) ? "low" : "";
+    const values = { label: labelOf(control), low: low, high: high, text: text.trim() };
     if (text.trim() === "") {
       // A placeholder says what empty means ("centre"); a twin control may hold the value.
       if (control.placeholder && !control.required) return "";
       if (control.name && sharedAndSet(control)) return "";
-      return labelOf(control) + " is empty: type a whole number" + range + ".";
+      if (range === "both") {
+        return _("%(label)s is empty: type a whole number from %(low)s to %(high)s.", values);
+      }
+      if (range === "low") return _("%(label)s is empty: type a whole number of at least %(low)s.", values);
+      return _("%(label)s is empty: type a whole number.", values);
     }
     const value = number(text);
     if (control.validity.badInput || !Number.isFinite(value)) {
-      return labelOf(control) + ": " + JSON.stringify(text) + " is not a number.";
+      return _("%(label)s: %(quoted)s is not a number.",
+        { label: values.label, quoted: JSON.stringify(text) });
     }
     if (!Number.isInteger(value) || value < low || value > high) {
-      return labelOf(control) + " must be a whole number" + range + ", not " + text.trim() + ".";
+      if (range === "both") {
+        return _("%(label)s must be a whole number from %(low)s to %(high)s, not %(text)s.", values);
+      }
+      if (range === "low") {
+        return _("%(label)s must be a whole number of at least %(low)s, not %(text)s.", values);
+      }
+      return _("%(label)s must be a whole number, not %(text)s.", values);
     }
     return "";
   }
 
   function checkCell(control) {
-    const where = "Row " + (Number(control.dataset.row) + 1) + ", column " +
-      (Number(control.dataset.column) + 1);
-    if (control.value.trim() === "") return where + " is empty: type a number (0 for none).";
+    const where = { row: Number(control.dataset.row) + 1, column: Number(control.dataset.column) + 1 };
+    if (control.value.trim() === "") {
+      return _("Row %(row)s, column %(column)s is empty: type a number (0 for none).", where);
+    }
     // A cell takes a fraction too (convolve.js shows 1/9 so).
     const fraction = /^\s*([-+]?\d*\.?\d+)\s*\/\s*(\d*\.?\d+)\s*$/.exec(control.value);
-    if (fraction && Number(fraction[2]) === 0) return where + ": a fraction cannot divide by 0.";
+    if (fraction && Number(fraction[2]) === 0) {
+      return _("Row %(row)s, column %(column)s: a fraction cannot divide by 0.", where);
+    }
     if (!fraction && !Number.isFinite(number(control.value))) {
-      return where + ": " + JSON.stringify(control.value.trim()) + " is not a number.";
+      return _("Row %(row)s, column %(column)s: %(quoted)s is not a number.",
+        Object.assign({ quoted: JSON.stringify(control.value.trim()) }, where));
     }
     return "";
   }
@@ -69,7 +87,7 @@
     try { rows = JSON.parse(control.value); } catch (error) { rows = null; }
     const flat = Array.isArray(rows) ? rows.flat() : [];
     if (!flat.length || !flat.every(Number.isFinite)) {
-      return "Weights: write a list of rows of numbers, e.g. [[1, 0, -1], [2, 0, -2], [1, 0, -1]].";
+      return _("Weights: write a list of rows of numbers, e.g. [[1, 0, -1], [2, 0, -2], [1, 0, -1]].");
     }
     return "";
   }
@@ -79,12 +97,15 @@
     if (!file) return "";
     const limit = Number(control.dataset.maxBytes);
     if (limit && file.size > limit) {
-      return file.name + " is " + (file.size / 1048576).toFixed(1) + " MiB; the limit is " +
-        (limit / 1048576).toFixed(0) + " MiB. Choose a smaller photo (or a sample).";
+      return _("%(name)s is %(size)s MiB; the limit is %(limit)s MiB. Choose a smaller photo (or a sample).", {
+        name: file.name, size: (file.size / 1048576).toFixed(1),
+        limit: (limit / 1048576).toFixed(0),
+      });
     }
     const kinds = (control.accept || "").split(",").map(function (kind) { return kind.trim(); });
     if (file.type && kinds[0] && kinds.indexOf(file.type) === -1) {
-      return file.name + " is " + file.type + "; choose a PNG, JPEG, WebP, GIF or BMP photo.";
+      return _("%(name)s is %(type)s; choose a PNG, JPEG, WebP, GIF or BMP photo.",
+        { name: file.name, type: file.type });
     }
     return "";
   }

@@ -5,6 +5,7 @@
 // whose own slot is then in sight. Every page loads it (base.html).
 (function () {
   "use strict";
+  const _ = window.convlens.gettext;
 
   // A field the learner types into: moving focus away from it mid-word would be hostile.
   function typingIn(element) {
@@ -37,7 +38,7 @@
     problem.className = "problem";
     problem.dataset.status = String(xhr.status);
     const title = document.createElement("strong");
-    title.textContent = (body.title || "The request failed") + ".";
+    title.textContent = (body.title || _("The request failed")) + ".";
     problem.append(title, " " + (body.detail || xhr.statusText || ""));
     let slot = null;
     // An upload too large for the server is the photo's fault, whatever the body says.
@@ -103,7 +104,7 @@
     const stale = document.createElement("span");
     stale.className = "stale-note";
     stale.textContent = target.children.length > 1
-      ? " What is shown below is from the last settings that worked." : "";
+      ? " " + _("What is shown below is from the last settings that worked.") : "";
     copy.append(stale);
     notice.replaceChildren(copy);
     const active = document.activeElement;

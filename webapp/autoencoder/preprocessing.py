@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from webapp.errors import NothingDrawn
+from webapp.translation import gettext as _
 
 DIGIT_SIZE = 28
 """Side of an MNIST image, in pixels."""
@@ -172,12 +173,13 @@ def _ink_bounding_box(ink: NDArray[np.float32]) -> tuple[int, int, int, int]:
     """
     top, bottom, left, right = _ink_extent(ink, np.float32(INK_THRESHOLD))
     if bottom == 0:
-        raise NothingDrawn("image has no ink in it; draw a digit first.", field="image")
+        raise NothingDrawn(_("image has no ink in it; draw a digit first."), field="image")
     mark_size = max(bottom - top, right - left)
     if mark_size < max(2.0, MIN_MARK_FRACTION * max(ink.shape)):
         raise NothingDrawn(
-            f"image holds only a {bottom - top}x{right - left} px speck of ink in "
-            f"{ink.shape[0]}x{ink.shape[1]} px; draw a larger digit.",
+            _("image holds only a %(height)sx%(width)s px speck of ink in "
+              "%(rows)sx%(columns)s px; draw a larger digit.", height=bottom - top,
+              width=right - left, rows=ink.shape[0], columns=ink.shape[1]),
             field="image",
         )
     return top, bottom, left, right

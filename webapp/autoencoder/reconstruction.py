@@ -22,6 +22,7 @@ from webapp.display import DIVERGING_COLOURS
 from webapp.errors import InvalidInput
 from webapp.images import open_upright
 from webapp.matrices import number_matrix
+from webapp.translation import gettext as _
 
 EPSILON = 1e-7
 """Outputs are clipped to [eps, 1 - eps] before the log in the BCE, as Keras does."""
@@ -111,11 +112,13 @@ def reconstruct_pixels(request: PixelsRequest, models: ModelRegistry) -> Reconst
     values = number_matrix(request.pixels, field="pixels", max_size=28)
     if values.shape != (28, 28):
         raise InvalidInput(
-            f"pixels must be 28 rows of 28 numbers, not {'x'.join(map(str, values.shape))}.",
+            _("%(field)s must be 28 rows of 28 numbers, not %(shape)s.", field="pixels",
+              shape="x".join(map(str, values.shape))),
             field="pixels",
         )
     if values.min() < 0 or values.max() > 255:
-        raise InvalidInput("pixels must lie in 0..1 (or 0..255).", field="pixels")
+        raise InvalidInput(_("%(field)s must lie in 0..1 (or 0..255).", field="pixels"),
+                           field="pixels")
     digit = values / 255.0 if values.max() > 1.0 else values
     return reconstruct_digit(digit.astype(np.float32), model, request)
 
@@ -134,12 +137,13 @@ def _batch_digits(pixels: JsonValue) -> NDArray[np.float32]:
     own, as `reconstruct_pixels` does one."""
     if not isinstance(pixels, list) or not pixels:
         raise InvalidInput(
-            "pixels must be a non-empty list of digits, each 28 rows of 28 numbers.",
+            _("pixels must be a non-empty list of digits, each 28 rows of 28 numbers."),
             field="pixels",
         )
     if len(pixels) > MAX_BATCH:
         raise InvalidInput(
-            f"pixels holds {len(pixels)} digits; at most {MAX_BATCH} are allowed per request.",
+            _("pixels holds %(count)s digits; at most %(limit)s are allowed per request.",
+              count=len(pixels), limit=MAX_BATCH),
             field="pixels",
         )
     digits = np.empty((len(pixels), 28, 28), np.float32)
@@ -150,11 +154,13 @@ def _batch_digits(pixels: JsonValue) -> NDArray[np.float32]:
             values = number_matrix(item, field=name, max_size=28)
         if values.shape != (28, 28):
             raise InvalidInput(
-                f"{name} must be 28 rows of 28 numbers, not {'x'.join(map(str, values.shape))}.",
+                _("%(field)s must be 28 rows of 28 numbers, not %(shape)s.", field=name,
+                  shape="x".join(map(str, values.shape))),
                 field=name,
             )
         if values.min() < 0 or values.max() > 255:
-            raise InvalidInput(f"{name} must lie in 0..1 (or 0..255).", field=name)
+            raise InvalidInput(_("%(field)s must lie in 0..1 (or 0..255).", field=name),
+                               field=name)
         digits[index] = values / 255.0 if values.max() > 1.0 else values
     return digits
 

@@ -35,6 +35,7 @@ from webapp.autoencoder.providers import (
     with_options,
 )
 from webapp.errors import ModelUnavailable, UnknownName
+from webapp.translation import gettext as _
 
 logger = logging.getLogger("convlens")
 
@@ -296,7 +297,9 @@ class ModelRegistry:
             return self.models[name]
         if name in self.unavailable:
             raise ModelUnavailable(
-                f"Model {name!r} is unavailable: {self.unavailable[name]}", field="model"
+                _("Model %(name)s is unavailable: %(reason)s", name=repr(name),
+                  reason=self.unavailable[name]),
+                field="model",
             )
         raise UnknownName("model", name, list(self.models), field="model")
 

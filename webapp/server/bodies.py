@@ -17,6 +17,8 @@ from starlette.requests import Request
 
 from webapp.errors import InvalidInput
 from webapp.options import parse_json_field
+from webapp.translation import N_
+from webapp.translation import gettext as _
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -45,8 +47,8 @@ async def read_form(
         upload = form.get(file_field)
         if not isinstance(upload, UploadFile):
             raise InvalidInput(
-                f"{file_field} is missing: send the image as a file field named "
-                f"{file_field!r} (curl -F {file_field}=@photo.jpg).",
+                _("%(field)s is missing: send the image as a file field named %(name)s (curl "
+                  "-F %(field)s=@photo.jpg).", field=file_field, name=repr(file_field)),
                 field=file_field,
             )
         data = await upload.read()
@@ -55,7 +57,8 @@ async def read_form(
             if name == file_field:
                 continue
             if not isinstance(value, str):
-                raise InvalidInput(f"{name} must be a plain field, not a file.", field=name)
+                raise InvalidInput(_("%(field)s must be a plain field, not a file.", field=name),
+                                   field=name)
             if value.strip() == "":
                 fields.setdefault(name, "")
                 continue
@@ -70,7 +73,7 @@ def validated(model: type[Model], fields: object) -> Model:
     """``fields`` checked against ``model``; errors answered like FastAPI's own (422), one
     sentence per field (`webapp.errors.field_errors`)."""
     if not isinstance(fields, dict):
-        raise InvalidInput("The body must be a JSON object.", field="body")
+        raise InvalidInput(_("The body must be a JSON object."), field="body")
     if isinstance(fields, FormFields):
         fields = without_blanks(model, fields)
     try:
@@ -89,7 +92,8 @@ def without_blanks(model: type[BaseModel], fields: FormFields) -> dict[str, Json
         if value != "" or info is None:
             kept[name] = value  # an unknown field is refused by the model, blank or not
         elif not info.is_required() and info.default is not None:
-            raise InvalidInput(f"{name} is empty: {_what_to_give(info)}.", field=name)
+            raise InvalidInput(_("%(field)s is empty: %(wanted)s.", field=name,
+                                 wanted=_what_to_give(info)), field=name)
     return kept
 
 
@@ -98,14 +102,15 @@ def _what_to_give(info: FieldInfo) -> str:
     low = next((item.ge for item in info.metadata if isinstance(item, Ge)), None)
     high = next((item.le for item in info.metadata if isinstance(item, Le)), None)
     if info.annotation is int:
-        kind = "a whole number"
+        ranged, plain = (N_("type a whole number from %(low)s to %(high)s"),
+                         N_("type a whole number"))
     elif info.annotation is float:
-        kind = "a number"
+        ranged, plain = N_("type a number from %(low)s to %(high)s"), N_("type a number")
     else:
-        return "choose or type a value"
+        return _("choose or type a value")
     if low is not None and high is not None:
-        return f"type {kind} from {low} to {high}"
-    return f"type {kind}"
+        return _(ranged, low=low, high=high)
+    return _(plain)
 
 
 def with_allowed_fields(error: ValidationError, model: type[BaseModel]) -> list[dict[str, Any]]:

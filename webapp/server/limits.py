@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp.errors import RequestTooLarge
 from webapp.server.problems import problem_response
+from webapp.translation import gettext as _
 
 
 class BodySizeLimit:
@@ -54,8 +55,9 @@ class BodySizeLimit:
 
     def _error(self) -> RequestTooLarge:
         return RequestTooLarge(
-            f"The request body is over the {self.max_bytes:,}-byte limit "
-            f"({self.max_bytes / 1048576:g} MiB); send a smaller image.",
+            _("The request body is over the %(limit)s-byte limit (%(mebibytes)s MiB); send a "
+              "smaller image.", limit=format(self.max_bytes, ","),
+              mebibytes=format(self.max_bytes / 1048576, "g")),
             field="body",
         )
 

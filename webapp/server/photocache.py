@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from webapp.errors import InvalidInput, PhotoExpired
 from webapp.images import Color, DecodedImage, decode_image, in_color
+from webapp.translation import gettext as _
 
 KEY_DIGITS = 32
 """A key is this many hex digits: 128 bits of BLAKE2b, never two photos alike by chance."""
@@ -56,8 +57,8 @@ def checked_key(value: object, field: str = "photo_key") -> str:
         return value
     shown = repr(value)[:40] if isinstance(value, str) else type(value).__name__
     raise InvalidInput(
-        f"{field} must be the {KEY_DIGITS} hex digits (0-9, a-f) the server gave for an "
-        f"uploaded photo, not {shown}.",
+        _("%(field)s must be the %(digits)s hex digits (0-9, a-f) the server gave for an "
+          "uploaded photo, not %(value)s.", field=field, digits=KEY_DIGITS, value=shown),
         field=field,
     )
 
@@ -110,9 +111,9 @@ class PhotoCache:
         photo = self._lookup(key, side, count=True)
         if photo is None:
             raise PhotoExpired(
-                "The server no longer has this photo (photo_key): it keeps an uploaded photo "
-                f"for {self.max_seconds:g} s after its last use, while there is room. Send the "
-                "image again.",
+                _("The server no longer has this photo (photo_key): it keeps an uploaded photo "
+                  "for %(seconds)s s after its last use, while there is room. Send the image "
+                  "again.", seconds=format(self.max_seconds, "g")),
                 field="photo_key",
             )
         return photo
@@ -196,6 +197,6 @@ def working_photo(
     elif key is not None:
         photo = cache.require(key, side)
     else:
-        raise InvalidInput("image is missing: send a photo, a sample name or a photo_key.",
+        raise InvalidInput(_("image is missing: send a photo, a sample name or a photo_key."),
                            field="image")
     return key, in_color(photo, color), kept

@@ -34,12 +34,29 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Scope
 
-from webapp.errors import ConvlensError, ServerBusy, field_errors
+from webapp.errors import ConvlensError, InvalidInput, ServerBusy, field_errors
 from webapp.server.negotiation import FRAGMENT, PAGE, Representations, represent
+from webapp.translation import N_
+from webapp.translation import gettext as _
 
 logger = logging.getLogger("convlens")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+HTTP_PHRASES = frozenset({
+    N_("Bad Request"), N_("Forbidden"), N_("Not Found"), N_("Method Not Allowed"),
+    N_("Not Acceptable"), N_("Request Entity Too Large"), N_("Unsupported Media Type"),
+    N_("Unprocessable Entity"), N_("Too Many Requests"), N_("Internal Server Error"),
+    N_("Service Unavailable"),
+})
+"""The HTTP reason phrases a routing error (Starlette's 404, 405, ...) may carry, for the
+catalogue: the title, and the detail when it says no more. Its ``type`` keeps the English."""
+
+
+def _phrase(text: str) -> str:
+    """An HTTP reason phrase in the request's language (unknown ones stay as they are)."""
+    return _(text) if text in HTTP_PHRASES else text
 
 
 def _slug(name: str) -> str:
@@ -105,7 +122,8 @@ def problem_body(
 def problem_response(error: ConvlensError, scope: Scope | None = None) -> Response:
     """The answer for a convlens error (``scope`` tells whether htmx asked)."""
     code = _slug(type(error).__name__)
-    title = code.replace("-", " ").capitalize()
+    # The title in the request's language; the type (from the class name) never changes.
+    title = _(error.title)
     headers: dict[str, str] = {}
     if isinstance(error, ServerBusy):
         headers["Retry-After"] = str(error.retry_after_seconds)
@@ -167,7 +185,7 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     errors = [{"field": item.field, "message": item.message} for item in invalid]
     detail = " ".join(item.message for item in invalid)
     first = invalid[0].field if invalid else None
-    body = problem_body(422, "Invalid input", detail, code="invalid-input", field=first,
+    body = problem_body(422, _(InvalidInput.title), detail, code="invalid-input", field=first,
                         errors=errors)
     return _answer(body, request.scope)
 
@@ -177,7 +195,8 @@ async def _http_error(request: Request, error: Exception) -> Response:
     detail = error.detail if isinstance(error.detail, str) else str(error.detail)
     phrase = HTTPStatus(error.status_code).phrase
     body = problem_body(
-        error.status_code, phrase, detail, code=phrase.lower().replace(" ", "-")
+        error.status_code, _phrase(phrase), _phrase(detail),
+        code=phrase.lower().replace(" ", "-"),
     )
     return _answer(body, request.scope, dict(error.headers or {}))
 

@@ -28,9 +28,9 @@ from webapp.options import OPERATION_LABELS, Operation, SampleName
 from webapp.padding import PADDING_MODE_LABELS, PADDING_NAME_LABELS, PaddingMode
 from webapp.photos import WORKING_SIDES
 from webapp.translation import (
-    N_,
     LANGUAGE_NAMES,
     LANGUAGES,
+    N_,
     Language,
     current_language,
     javascript_messages,
@@ -70,6 +70,11 @@ HTMX_CONFIG: dict[str, Any] = {
 }
 
 
+SAMPLE_LABELS: dict[SampleName, str] = {
+    "cat": N_("Cat"), "coffee": N_("Coffee"), "camera": N_("Camera"),
+}
+"""The sample photos as the forms name them (their values, the file names, stay English)."""
+
 CHOICES: dict[str, tuple[Any, ...]] = {
     "operation": tuple((value, OPERATION_LABELS[value]) for value in get_args(Operation)),
     "padding": tuple((value, PADDING_NAME_LABELS[value]) for value in get_args(PaddingName)),
@@ -78,13 +83,14 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     ),
     "display": tuple((value, DISPLAY_LABELS[value]) for value in get_args(Display)),
     "color": tuple((value, COLOR_LABELS[value]) for value in get_args(Color)),
-    "sample": tuple((name, name.capitalize()) for name in get_args(SampleName)),
+    "sample": tuple((name, SAMPLE_LABELS[name]) for name in get_args(SampleName)),
     "kernel": tuple(PRESETS.values()),
-    "working_side": (*((side, f"{side} px") for side in WORKING_SIDES), ("full", "full size")),
+    "working_side": (*((side, f"{side} px") for side in WORKING_SIDES), ("full", N_("full size"))),
 }
 """Every choice a form offers, read from the core's types: (value, label) pairs, the sample
 names, and the preset kernels. A template never types an option list of its own, so a new
-value in the core reaches every form (and a missing label fails at import)."""
+value in the core reaches every form (and a missing label fails at import). The labels are
+English, marked for the catalogue; a template shows each translated (``_(label)``)."""
 
 IMAGE_ACCEPT = ",".join(f"image/{name.lower()}" for name in ALLOWED_FORMATS)
 """The file picker's ``accept``: the upload formats `webapp.images` decodes."""

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from webapp.errors import ServerBusy
 from webapp.priority import lower_priority
+from webapp.translation import gettext as _
 
 Result = TypeVar("Result")
 
@@ -51,8 +52,8 @@ class WorkQueue:
     def _busy(self) -> ServerBusy:
         self.rejected += 1
         return ServerBusy(
-            f"convlens is busy ({self._in_flight} requests running or waiting); "
-            "try again in a moment.",
+            _("convlens is busy (%(count)s requests running or waiting); try again in a "
+              "moment.", count=self._in_flight),
             retry_after_seconds=1,
         )
 
@@ -82,8 +83,8 @@ class WorkQueue:
         except TimeoutError:
             future.cancel()
             raise ServerBusy(
-                f"The request took longer than {self._timeout:g} s and was stopped; try a "
-                "smaller image or kernel.",
+                _("The request took longer than %(seconds)s s and was stopped; try a smaller "
+                  "image or kernel.", seconds=format(self._timeout, "g")),
                 retry_after_seconds=2,
             ) from None
 
