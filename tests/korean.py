@@ -41,6 +41,7 @@ pytorch torch he nhwc nchw rgb lab yuv cc0 scikit-image swagger ui url mlxtend o
 executionprovider cpuexecutionprovider cudaexecutionprovider x ok id
 mib ms ctrl
 seed wide deconv denoise
+floor ceil
 """.split())  # noqa: SIM905 (a list that is easy to add a word to)
 """Names a Korean text keeps in Latin letters: products, formats, layers, people, units."""
 
