@@ -21,7 +21,7 @@ CODE_CLASSES = frozenset({"formula", "shape", "number", "dims", "matrix-size", "
 """Classes that mark text as a formula, a shape or a number (and the product's name)."""
 
 TEXT_ATTRIBUTES = ("alt", "title", "aria-label", "placeholder", "aria-description",
-                   "aria-roledescription", "data-label")
+                   "aria-roledescription", "data-label", "data-description")
 """Attributes a person reads (or hears): they are translated too."""
 
 VARYING_CLASSES = frozenset({"timing"})
@@ -38,14 +38,16 @@ convlens onnx onnxruntime mnist relu sigmoid tanh leaky conv conv2d maxpooling2d
 upsampling2d convtranspose2d bce mse api rest openapi json png jpeg jpg webp gif bmp http
 htmx cpu gpu cuda px sobel prewitt laplacian gaussian gabor scharr adam adadelta keras
 pytorch torch he nhwc nchw rgb lab yuv cc0 scikit-image swagger ui url mlxtend onecyclelr
-executionprovider cpuexecutionprovider cudaexecutionprovider x ok id
+executionprovider cpuexecutionprovider cudaexecutionprovider x ok id cnn
 mib ms ctrl
 seed wide deconv denoise
 floor ceil
 """.split())  # noqa: SIM905 (a list that is easy to add a word to)
 """Names a Korean text keeps in Latin letters: products, formats, layers, people, units."""
 
-ENGLISH_WORD = re.compile("[A-Za-z][A-Za-z'\u2019]*")
+ENGLISH_WORD = re.compile("(?<![A-Za-z0-9])(?:[A-Za-z][A-Za-z0-9'\u2019-]*[A-Za-z0-9]|[A-Za-z])")
+"""A word in Latin letters; a name may hold digits and hyphens (CC0, scikit-image, Conv2D),
+and a size such as 3x3 is not a word."""
 PARENTHESISED = re.compile(r"\([^()]*\)")
 
 

@@ -234,7 +234,7 @@ def linear_parameters(in_features: int, out_features: int, *, bias: bool = True)
 
 LayerKind = Literal["conv", "max_pool", "avg_pool"]
 LAYER_KIND_LABELS: dict[LayerKind, str] = {
-    "conv": "Conv", "max_pool": "Max pool", "avg_pool": "Average pool"
+    "conv": N_("Conv"), "max_pool": N_("Max pool"), "avg_pool": N_("Average pool")
 }
 """How the pages name each kind of layer."""
 

@@ -51,17 +51,17 @@ from webapp.engine import FloatArray
 from webapp.errors import InvalidArithmetic, InvalidInput, Overflow
 from webapp.matrices import order_of_magnitude
 from webapp.padding import Cells, PaddingMode, check_padding_fits, pad
+from webapp.translation import N_, ngettext
 from webapp.translation import gettext as _
-from webapp.translation import ngettext
 
 Activation = Literal["none", "relu", "leaky-relu", "sigmoid", "tanh"]
 ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)
 ACTIVATION_LABELS: dict[Activation, str] = {
-    "none": "none (the sum itself)",
-    "relu": "ReLU: max(0, x)",
-    "leaky-relu": "leaky ReLU: x, or 0.01 x below 0",
-    "sigmoid": "sigmoid: 1 / (1 + e^-x)",
-    "tanh": "tanh",
+    "none": N_("none (the sum itself)"),
+    "relu": N_("ReLU: max(0, x)"),
+    "leaky-relu": N_("leaky ReLU: x, or 0.01 x below 0"),
+    "sigmoid": N_("sigmoid: 1 / (1 + e^-x)"),
+    "tanh": N_("tanh"),
 }
 """Each activation as the forms offer it."""
 

@@ -51,8 +51,8 @@ from webapp.layer import (
 )
 from webapp.options import SampleName
 from webapp.pooling import PoolKind, pool
+from webapp.translation import N_, ngettext
 from webapp.translation import gettext as _
-from webapp.translation import ngettext
 
 MAX_BLOCKS = 4
 """Blocks in a stack at most: enough to see maps shrink and the receptive field grow."""
@@ -62,7 +62,7 @@ POOL_SIZE = 2
 PoolChoice = Literal["none", "max", "average"]
 POOL_CHOICES: tuple[PoolChoice, ...] = get_args(PoolChoice)
 POOL_LABELS: dict[PoolChoice, str] = {
-    "none": "none", "max": "max pool 2x2", "average": "average pool 2x2",
+    "none": N_("none"), "max": N_("max pool 2x2"), "average": N_("average pool 2x2"),
 }
 """Each pooling as the form offers it."""
 BlockPadding = Literal["same", "valid"]
