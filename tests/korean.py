@@ -7,6 +7,7 @@ numbers), so that an English and a Korean rendering can be compared.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -38,7 +39,7 @@ convlens onnx onnxruntime mnist relu sigmoid tanh leaky conv conv2d maxpooling2d
 upsampling2d convtranspose2d bce mse api rest openapi json png jpeg jpg webp gif bmp http
 htmx cpu gpu cuda px sobel prewitt laplacian gaussian gabor scharr adam adadelta keras
 pytorch torch he nhwc nchw rgb lab yuv cc0 scikit-image swagger ui url mlxtend onecyclelr
-executionprovider cpuexecutionprovider cudaexecutionprovider x ok id cnn
+executionprovider cpuexecutionprovider cudaexecutionprovider x ok id cnn leaky-relu
 mib ms ctrl
 seed wide deconv denoise
 floor ceil
@@ -159,3 +160,21 @@ def skeleton(html: str) -> list[str]:
 def numbers(html: str) -> list[str]:
     """Every number in the page's text, sorted: a translation moves numbers, never changes them."""
     return sorted(_read(html).numbers)
+
+
+def assert_same_but_the_words(english: str, korean: str) -> None:
+    """``korean`` is ``english`` in Korean: no English left, the same elements and numbers."""
+    assert english_left(korean) == []
+    assert HANGUL.search(korean)
+    assert skeleton(korean) == skeleton(english)
+    assert numbers(korean) == numbers(english)
+
+
+def browser_messages(page: str) -> dict[str, str]:
+    """The messages a page embeds for its scripts (templates/base.html), English to Korean."""
+    found = re.search(
+        r'<script type="application/json" id="convlens-messages">(.*?)</script>', page, re.S
+    )
+    assert found, "no messages for the scripts"
+    messages: dict[str, str] = json.loads(found.group(1))
+    return messages

@@ -15,7 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import encode, gradient_photo
-from tests.korean import english_left, numbers, skeleton
+from tests.korean import (
+    assert_same_but_the_words,
+    browser_messages,
+    english_left,
+)
 from tests.test_pages import browser_form
 from webapp.server.language import COOKIE
 from webapp.server.settings import Settings
@@ -48,9 +52,7 @@ def assert_same_answer_in_korean(client: TestClient, path: str = "/convolve",
     english_status, english = post(client, "en", path, photo, **fields)
     korean_status, korean = post(client, "ko", path, photo, **fields)
     assert korean_status == english_status
-    assert english_left(korean) == []
-    assert skeleton(korean) == skeleton(english)
-    assert numbers(korean) == numbers(english)
+    assert_same_but_the_words(english, korean)
     return korean
 
 
@@ -216,8 +218,7 @@ def _copy_link(client: TestClient, address: str, *, secure: bool) -> dict[str, s
     if node is None:
         pytest.skip("Node.js is not installed")
     page = client.get("/convolve?lang=ko").text
-    embedded = page.split('<script type="application/json" id="convlens-messages">')[1]
-    messages = embedded.split("</script>")[0]
+    messages = json.dumps(browser_messages(page))
     run = subprocess.run(
         [node, "-e", _SHARE, str(ROOT / "static/js/convlens.js"),
          str(ROOT / "static/js/share.js"), messages, address, "yes" if secure else "no"],
@@ -253,8 +254,7 @@ def test_a_link_that_cannot_be_copied_is_shown_with_its_language(client: TestCli
 
 def test_the_scripts_of_the_page_have_their_korean(client: TestClient) -> None:
     page = client.get("/convolve?lang=ko").text
-    embedded = page.split('<script type="application/json" id="convlens-messages">')[1]
-    messages = json.loads(embedded.split("</script>")[0])
+    messages = browser_messages(page)
     for english in ("Its weights sum to %(sum)s.", "Your own kernel.",
                     "Weight in row %(row)s, column %(column)s", "red", "gray",
                     f"Each pixel is shown %(size)s {X} %(size)s screen pixels.",

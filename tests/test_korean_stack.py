@@ -9,7 +9,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.korean import HANGUL, english_left, numbers, skeleton
+from tests.korean import (
+    HANGUL,
+    assert_same_but_the_words,
+)
 from webapp.banks import COLOUR_OPPONENTS, EDGES, he_bank, shown_label
 from webapp.errors import InvalidInput
 from webapp.server.app import create_app
@@ -55,13 +58,6 @@ def _both(client: TestClient, path: str, form: dict[str, str],
     return english.text, answer.text, answer.status_code
 
 
-def _same_but_the_words(english: str, korean: str) -> None:
-    assert english_left(korean) == []
-    assert HANGUL.search(korean)
-    assert skeleton(korean) == skeleton(english)
-    assert numbers(korean) == numbers(english)
-
-
 STACKS: list[tuple[list[Block], dict[str, object]]] = [
     # The page's own stack: designed edges, then random He filters.
     ([{"bank": "edges"}, {"bank": "random-he", "maps": 8}], {}),
@@ -88,7 +84,7 @@ def test_the_stacks_answer_is_korean_with_the_same_maps_and_numbers(
 ) -> None:
     english, korean, status = _both(client, "/stack", _form(blocks, **fields))
     assert status == 200
-    _same_but_the_words(english, korean)
+    assert_same_but_the_words(english, korean)
     assert "블록 1" in korean
 
 
@@ -96,7 +92,7 @@ def test_the_cookie_chosen_by_the_switch_keeps_the_stack_korean(client: TestClie
     form = _form([{"bank": "edges"}, {"bank": "random-he", "maps": 4, "pool": "none"}],
                  cell="2,3,1,1")
     english, korean, _ = _both(client, "/stack", form, korean={"Cookie": f"{COOKIE}=ko"})
-    _same_but_the_words(english, korean)
+    assert_same_but_the_words(english, korean)
     assert "수용 영역(receptive field)" in korean
 
 
@@ -117,7 +113,7 @@ def test_a_cell_is_explained_in_korean_on_the_same_numbers(
     english, korean, status = _both(client, "/stack/explain",
                                     _form(blocks, color=color, **cell))
     assert status == 200
-    _same_but_the_words(english, korean)
+    assert_same_but_the_words(english, korean)
     assert "id=\"stack-explained\"" in korean
 
 
@@ -125,7 +121,7 @@ def test_a_missing_picker_field_is_refused_in_korean_beside_it(client: TestClien
     form = _form([{"bank": "edges"}], block=1, map=0, row=0)
     english, korean, status = _both(client, "/stack/explain", form)
     assert status == 422
-    _same_but_the_words(english, korean)
+    assert_same_but_the_words(english, korean)
     assert "열 번호(column)" in korean
 
 
@@ -134,7 +130,7 @@ def test_a_bank_made_for_other_channels_is_refused_in_korean(client: TestClient)
     form = _form([{"bank": "edges"}, {"bank": "colour-opponents"}])
     english, korean, status = _both(client, "/stack", form)
     assert status == 422
-    _same_but_the_words(english, korean)
+    assert_same_but_the_words(english, korean)
 
 
 def test_the_json_api_speaks_korean_only_in_its_words(client: TestClient) -> None:
@@ -150,7 +146,7 @@ def test_a_linked_cell_the_stack_no_longer_has_is_said_in_korean(client: TestCli
     form = _form([{"bank": "edges"}], cell="2,0,0,0")
     english, korean, status = _both(client, "/stack", form)
     assert status == 200
-    _same_but_the_words(english, korean)
+    assert_same_but_the_words(english, korean)
     assert "고른 칸이 이제 이 맵에 없습니다" in korean
 
 

@@ -17,7 +17,11 @@ variable, so the core writes its messages without being told who reads them:
 'Receptive field'
 
 Messages take their values by name, after translation, the way Jinja2's i18n extension
-does, so a translator may move a value to where Korean puts it (``%(name)s``).
+does, so a translator may move a value to where Korean puts it:
+
+>>> with speaking("ko"):
+...     gettext("block must be from 1 to %(last)s, not %(block)s.", last=4, block=7)
+'블록 번호(block)는 1부터 4까지여야 합니다(받은 값: 7).'
 
 A message that must be written before anyone reads it (a label in a table built at import)
 is marked with `N_` and translated where it is shown, with `gettext`.

@@ -337,7 +337,9 @@ def test_a_copied_link_restores_the_same_view(browser: Browser, live_server: str
     page.click("[data-copy-link]")
     page.wait_for_selector(".share-status:has-text('Link copied')")
     link = page.evaluate("navigator.clipboard.readText()")
-    assert link == page.url
+    # The address, plus the language it was shared in (so it opens in that language).
+    address, _, pixel = page.url.partition("#")
+    assert link == f"{address}&lang=en#{pixel}"
     shape = page.inner_text("#output-shape")
     explained = page.get_attribute("#explained", "data-sum")
     where = (page.get_attribute("#explained", "data-row"),
