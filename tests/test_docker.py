@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -158,6 +159,19 @@ def test_reconstruct_a_drawing(client: httpx.Client) -> None:
     assert rebuilt.min() >= 0 and rebuilt.max() <= 1
     # The model rebuilt this digit: far closer to it than a blank page is.
     assert np.mean((rebuilt - digit) ** 2) < 0.5 * np.mean(digit**2)
+
+
+def test_the_image_speaks_korean(client: httpx.Client) -> None:
+    """The compiled catalogues are in the image: a page and a problem in Korean."""
+    page = client.get("/convolve?lang=ko", headers={"Accept": "text/html"})
+    assert '<html lang="ko">' in page.text
+    assert "스트라이드" in page.text
+    problem = client.post("/convolve", data={"kernel": "no-such-kernel"},
+                          files={"image": ("cat.jpg", CAT.read_bytes(), "image/jpeg")},
+                          headers={"Accept-Language": "ko", "Accept": "application/json"})
+    assert problem.status_code == 404
+    assert problem.json()["type"] == "urn:convlens:problem:unknown-name"
+    assert re.search("[\uac00-\ud7a3]", problem.json()["detail"])
 
 
 def test_the_server_is_pid_1_and_not_root(container: Container) -> None:
