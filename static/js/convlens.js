@@ -42,11 +42,25 @@
     url.searchParams.set("lang", document.documentElement.lang);
     return url.href;
   }
+  // A page opened with ?lang= keeps it in its address as the page rewrites its query (the
+  // settings written into the URL, htmx's pushed URLs), so the address stays one to share.
+  const addressLanguage = new URLSearchParams(location.search).get("lang");
+  function keepLanguage(params) {
+    if (addressLanguage) params.set("lang", addressLanguage);
+    return params;
+  }
+  document.addEventListener("htmx:pushedIntoHistory", function () {
+    const params = new URLSearchParams(location.search);
+    if (!addressLanguage || params.get("lang") === addressLanguage) return;
+    history.replaceState(history.state, "",
+      location.pathname + "?" + keepLanguage(params) + location.hash);
+  });
   window.convlens = Object.assign(window.convlens || {}, {
     gettext: gettext,
     ngettext: ngettext,
     language: document.documentElement.lang,
     withLanguage: withLanguage,
+    keepLanguage: keepLanguage,
   });
 
   // Controls that need JavaScript are `hidden` in the HTML; show them now.

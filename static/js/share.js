@@ -30,7 +30,7 @@
   }
 
   function write(form) {
-    const params = query(form);
+    const params = window.convlens.keepLanguage(query(form));
     // An upload cannot travel in a link: the sample it replaced would come back instead.
     const upload = form.querySelector("input[type=file]");
     const uploaded = upload && upload.files.length && !params.has("photo_key");
