@@ -163,3 +163,18 @@ def test_a_phone_in_korean(browser: Browser, live_server: str, shoot: Shoot) -> 
     assert_clean(page, problems)
     page.context.close()
 
+
+
+def test_an_address_pushed_by_htmx_keeps_its_language(browser: Browser, live_server: str) -> None:
+    """The lesson pushes each change into the address (hx-push-url): a page opened with
+    ?lang=ko keeps it there, so the address bar is still a link that opens in Korean."""
+    page, problems = open_page(browser, live_server, locale="en-US",
+                               viewport={"width": 1280, "height": 900})
+    page.goto("/lesson/padding?lang=ko")
+    page.fill("#lesson-input", "0, 1, 2, 3, 4, 5")
+    page.wait_for_function("() => location.search.includes('input=')"
+                           " && location.search.includes('lang=ko')")
+    assert _language(page) == "ko"
+    assert english_left(page.content()) == []
+    assert_clean(page, problems)
+    page.context.close()
