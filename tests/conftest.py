@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,3 +62,13 @@ def gradient_photo(height: int = 48, width: int = 64) -> NDArray[np.uint8]:
 @pytest.fixture
 def photo_png() -> bytes:
     return encode(gradient_photo())
+
+
+@pytest.fixture
+def broken_model_dir(tmp_path: Path) -> Path:
+    """A model folder with ``seed`` as trained and a ``wide`` whose ONNX file is broken."""
+    source = Settings().model_dir
+    for name in ("seed.onnx", "seed.json", "samples.npz"):
+        shutil.copy(source / name, tmp_path / name)
+    (tmp_path / "wide.onnx").write_bytes(b"\x08\x07broken")
+    return tmp_path

@@ -7,7 +7,6 @@ is shown in Korean on the pages, while the JSON answers keep the cards' English.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -160,14 +159,10 @@ def test_a_body_of_the_wrong_kind_is_refused_in_korean(client: TestClient) -> No
     assert "받은 형식: text/plain" in answer.text
 
 
-def test_an_unavailable_model_is_said_in_korean(tmp_path: Path) -> None:
+def test_an_unavailable_model_is_said_in_korean(broken_model_dir: Path) -> None:
     """A model that failed to load: its label and heading in Korean (the load error itself
     is the registry's, written at start-up)."""
-    source = Settings().model_dir
-    for name in ("seed.onnx", "seed.json", "samples.npz"):
-        shutil.copy(source / name, tmp_path / name)
-    (tmp_path / "wide.onnx").write_bytes(b"\x08\x07broken")
-    settings = Settings(model_dir=tmp_path, skip_broken_models=True)
+    settings = Settings(model_dir=broken_model_dir, skip_broken_models=True)
     with TestClient(create_app(settings)) as client:
         error = client.get("/models").json()[-1]["error"]
         for path in ("/models", "/reconstruct"):

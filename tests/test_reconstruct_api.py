@@ -257,12 +257,8 @@ def test_missing_or_corrupt_model_names_the_file(tmp_path: Path) -> None:
         pass
 
 
-def test_a_broken_model_can_be_marked_unavailable(tmp_path: Path) -> None:
-    source = Settings().model_dir
-    for name in ("seed.onnx", "seed.json", "samples.npz"):
-        shutil.copy(source / name, tmp_path / name)
-    (tmp_path / "wide.onnx").write_bytes(b"\x08\x07broken")
-    settings = Settings(model_dir=tmp_path, skip_broken_models=True)
+def test_a_broken_model_can_be_marked_unavailable(broken_model_dir: Path) -> None:
+    settings = Settings(model_dir=broken_model_dir, skip_broken_models=True)
     with TestClient(create_app(settings)) as client:
         assert client.get("/health").json()["models"]["wide"]["status"] == "unavailable"
         response = post_drawing(client, drawing(), model="wide")
