@@ -74,7 +74,9 @@ def test_the_switch_sets_the_language_for_every_later_page(client: TestClient) -
     assert _html_lang(korean.text) == "ko"
     assert client.cookies.get(COOKIE) == "ko"
     for path in PAGES[1:]:
-        assert _html_lang(client.get(path, headers=BROWSER).text) == "ko", path
+        later = client.get(path, headers=BROWSER).text
+        assert _html_lang(later) == "ko", path
+        assert english_left(later) == [], path
     back = re.search(r'<a href="([^"]+)" lang="en" hreflang="en"', korean.text)
     assert back
     assert _html_lang(client.get(back.group(1), headers=BROWSER).text) == "en"
