@@ -65,8 +65,38 @@
     }
   });
 
+  // A number typed in says "input" as you type and "change" when you leave the field: the
+  // same form twice. The second would redraw what is already shown (and race a click on the
+  // output made meanwhile), so an automatic request for the very form last sent is dropped;
+  // a submit, and the photo sent again after a 410, always go.
+  let lastSent = null;
+
+  // The form as the learner set it: the photo by its file (or none), not by the key the
+  // server gave it, which only says how the same photo travels.
+  function formState() {
+    const parts = [];
+    new FormData(form).forEach(function (value, name) {
+      if (name === "photo_key") return;
+      parts.push([name, typeof value === "string" ? value
+        : value.size ? [value.name, value.size, value.lastModified].join(":") : ""]);
+    });
+    return JSON.stringify(parts);
+  }
+
+  document.body.addEventListener("htmx:confirm", function (event) {
+    if (event.detail.elt !== form) return;
+    const state = formState();
+    const trigger = event.detail.triggeringEvent;
+    if (trigger && trigger.type !== "submit" && state === lastSent) {
+      event.preventDefault();
+      return;
+    }
+    lastSent = state;
+  });
+
   document.body.addEventListener("htmx:afterRequest", function (event) {
     const request = event.detail.requestConfig;
+    if (request && request.elt === form && !event.detail.successful) lastSent = null;
     if (!request || request.elt !== form || !event.detail.successful) return;
     const picture = document.getElementById("input-image");
     const key = picture ? picture.dataset.photoKey || "" : "";

@@ -93,6 +93,26 @@ def test_the_output_follows_kernel_stride_and_padding(page: Page, shoot: Shoot) 
     shoot(page, "convolve-after-edits")
 
 
+def test_a_number_typed_in_is_sent_once(page: Page) -> None:
+    """Typing says "input", leaving the field says "change": one request, not two."""
+    page.goto("/convolve")
+    before = output_state(page)
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url)
+            if request.method == "POST" and request.url.endswith("/convolve") else None)
+    page.fill("#stride", "2")
+    wait_for_new_output(page, before)
+    page.press("#stride", "Tab")  # leaves the field: "change", with nothing changed
+    page.wait_for_timeout(600)  # past the change's delay
+    assert len(sent) == 1
+    page.fill("#stride", "3")  # a real change still goes
+    page.press("#stride", "Tab")
+    page.wait_for_function("() => document.querySelector('#output-shape').dataset.width"
+                           " && !document.querySelector('.htmx-request')")
+    page.wait_for_timeout(600)
+    assert len(sent) == 2
+
+
 def test_an_explained_pixel_sums_like_the_api(page: Page, live_server: str, shoot: Shoot
                                               ) -> None:
     page.goto("/convolve")
