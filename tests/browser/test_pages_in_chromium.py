@@ -121,12 +121,17 @@ def test_an_explained_pixel_sums_like_the_api(page: Page, live_server: str, shoo
     shown = wait_for_new_output(page, uploaded)
     assert shown["shape"] == f"23 {X} 31 {X} 3"
 
-    # Click the middle of output pixel (row 5, column 9).
+    # Click the middle of output pixel (row 5, column 9), once the picture has its place
+    # (the same box two frames apart: the zoom lays the new picture out after it loads).
+    page.wait_for_function(SETTLED_PICTURE)
     box = page.locator("#output-image").bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + (9 + 0.5) * box["width"] / shown["width"],
                      box["y"] + (5 + 0.5) * box["height"] / shown["height"])
-    page.wait_for_selector("#explained[data-row='5'][data-column='9']")
+    page.wait_for_selector("#explained")
+    chosen = (page.get_attribute("#explained", "data-row"),
+              page.get_attribute("#explained", "data-column"))
+    assert chosen == ("5", "9"), (chosen, box, shown)
     assert page.is_visible(".window-box") and page.is_visible(".cell-box")
 
     def api_value(channel: int, row: int, column: int) -> float:
@@ -157,6 +162,15 @@ def test_an_explained_pixel_sums_like_the_api(page: Page, live_server: str, shoo
     assert page.evaluate("window.__windowBoxHidden") == [], "the window box blinked out"
     assert page.is_visible(".window-box")
     shoot(page, "convolve-explained")
+
+
+SETTLED_PICTURE = """() => new Promise(resolve => {
+  const place = () => JSON.stringify(document.querySelector('#output-image')
+    .getBoundingClientRect());
+  const before = place();
+  requestAnimationFrame(() => requestAnimationFrame(() => resolve(place() === before)));
+})"""
+"""Whether the output picture keeps its box from one frame to the next."""
 
 
 # Records each time the page settles (a MutationObserver runs once the script that changed
